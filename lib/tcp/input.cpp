@@ -1,0 +1,507 @@
+// Segment arrival (RFC 9293 3.10.7 "SEGMENT ARRIVES"), written in the RFC's order: CLOSED, LISTEN
+// (listener.cpp), SYN-SENT, then for the synchronized states: first check sequence number,
+// second the RST bit (with RFC 5961's exact-match rule), fourth the SYN bit (challenge ACK),
+// fifth the ACK field, seventh the segment text, eighth the FIN bit. Every segment that is not
+// used is dropped with a named counter (stats.hpp).
+#include "tcp/stack.hpp"
+
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace tcpterm::tcp {
+
+void TcpStack::input(rte_mbuf* m, Nanos now) noexcept {
+    Entry guard(*this);
+    now_ = now;
+    net::TcpSegment seg;
+    const net::NetDrop d = net::parse_ipv4_tcp(m, seg);
+    if (d != net::NetDrop::none) {
+        ++stats_.net_drops[static_cast<std::size_t>(d)];
+        rte_pktmbuf_free(m);
+        return;
+    }
+    ++stats_[Counter::segs_in];
+    ConnEntry* e = table_.find(seg.tuple, hash_of(seg.tuple));
+    if (e != nullptr) {
+        if (e->tagged()) {
+            tw_input(static_cast<TimeWaitRecord&>(*e), m, seg);
+            return; // tw_input owns m
+        }
+        Tcb& c = static_cast<Tcb&>(*e);
+        if (c.state == State::syn_sent) {
+            syn_sent_input(c, m, seg);
+            rte_pktmbuf_free(m);
+        } else {
+            established_input(c, m, seg); // owns m
+        }
+        return;
+    }
+    if (Listener* l = find_listener(seg.tuple.laddr, seg.tuple.lport)) {
+        listen_input(*l, m, seg);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    closed_input(seg);
+    rte_pktmbuf_free(m);
+}
+
+// RFC 9293 3.10.7.1: no connection. Anything but a RST is answered with a RST.
+void TcpStack::closed_input(const net::TcpSegment& seg) noexcept {
+    if (seg.flags & net::kRst) {
+        ++stats_.drop(TcpDrop::no_listener_rst_in);
+        return;
+    }
+    ++stats_.drop(TcpDrop::no_listener_rst);
+    send_rst_for(seg, RstReason::no_connection);
+}
+
+namespace {
+
+void take_mss(Tcb& c, const net::TcpSegment& seg, const TcpConfig& k) {
+    const net::TcpOptions& o = seg.opts;
+    c.peer_mss = o.has_mss && o.mss > 0 ? o.mss : 536; // RFC 9293 3.7.1 default
+    c.mss = std::min<std::uint16_t>(c.peer_mss, k.mss);
+}
+
+} // namespace
+
+// RFC 9293 3.10.7.3: SYN-SENT.
+void TcpStack::syn_sent_input(Tcb& c, rte_mbuf* /*m*/, const net::TcpSegment& seg) noexcept {
+    const bool has_ack = seg.flags & net::kAck;
+    if (has_ack && (seq_leq(seg.ack, c.snd.iss) || seq_gt(seg.ack, c.snd.max))) {
+        ++stats_.drop(TcpDrop::syn_sent_bad);
+        if (!(seg.flags & net::kRst)) {
+            send_rst_for(seg, RstReason::bad_ack);
+        }
+        return;
+    }
+    if (seg.flags & net::kRst) {
+        if (has_ack) {
+            ++stats_.rst_received[static_cast<std::size_t>(State::syn_sent)];
+            ++stats_[Counter::conn_refused];
+            destroy(c, ECONNREFUSED);
+        } else {
+            ++stats_.drop(TcpDrop::syn_sent_bad);
+        }
+        return;
+    }
+    if (!(seg.flags & net::kSyn)) {
+        ++stats_.drop(TcpDrop::syn_sent_bad);
+        return;
+    }
+    c.rcv.irs = seg.seq;
+    c.rcv.nxt = seg.seq + 1;
+    c.rcv.adv_edge = c.rcv.nxt;
+    take_mss(c, seg, cfg_.tcp);
+    c.ws_ok = seg.opts.has_wscale && cfg_.tcp.window_scaling;
+    c.snd.wscale = c.ws_ok ? std::min(seg.opts.wscale, net::kMaxWscale) : 0;
+    if (!c.ws_ok) {
+        c.rcv.wscale = 0;
+    }
+    c.ts_ok = seg.opts.has_ts && cfg_.tcp.timestamps;
+    if (c.ts_ok) {
+        c.ts_recent = seg.opts.ts_val;
+    }
+    c.last_rx = now_;
+    c.snd.wnd = seg.window; // not scaled in a SYN
+    c.snd.max_wnd = c.snd.wnd;
+    c.snd.wl1 = seg.seq;
+    c.snd.wl2 = seg.ack;
+    c.cwnd = cfg_.tcp.initial_cwnd * c.mss;
+    if (has_ack) {
+        c.snd.una = seg.ack;
+        if (c.rtt_start != 0 && c.retries == 0) {
+            update_rtt(c, now_ - c.rtt_start);
+        }
+        c.rtt_start = 0;
+        c.retries = 0;
+        wheel_.cancel(c.rtx_timer);
+        set_state(c, State::established);
+        send_ack(c);
+        schedule_idle(c);
+        if (c.handler != nullptr) {
+            c.handler->on_connected(c);
+        }
+        if (!c.dead) {
+            output(c);
+        }
+    } else {
+        // Simultaneous open: SYN-RECEIVED, our SYN again with the ACK of theirs.
+        set_state(c, State::syn_recv);
+        send_syn(c);
+        arm_rtx(c);
+    }
+}
+
+namespace {
+
+// RFC 9293 3.10.7.4 "first, check sequence number": the four acceptability cases, with the
+// allowance for a zero window that ACK, URG and RST must still be processed (the caller drops
+// the text).
+bool acceptable(const Tcb& c, Seq seq, std::uint32_t seg_len) {
+    const std::uint32_t wnd = seq_gt(c.rcv.adv_edge, c.rcv.nxt) ? c.rcv.adv_edge - c.rcv.nxt : 0;
+    if (wnd == 0) {
+        return seq == c.rcv.nxt;
+    }
+    const Seq end = c.rcv.nxt + wnd;
+    if (seg_len == 0) {
+        return seq_in(seq, c.rcv.nxt, end);
+    }
+    return seq_in(seq, c.rcv.nxt, end) || seq_in(seq + seg_len - 1, c.rcv.nxt, end);
+}
+
+} // namespace
+
+void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noexcept {
+    struct Free {
+        rte_mbuf*& m;
+        ~Free() {
+            if (m != nullptr) {
+                rte_pktmbuf_free(m);
+            }
+        }
+    } owner{m};
+
+    const bool syn = seg.flags & net::kSyn;
+    const bool fin = seg.flags & net::kFin;
+    const bool rst = seg.flags & net::kRst;
+    std::uint32_t seg_len = seg.payload_len + (syn ? 1 : 0) + (fin ? 1 : 0);
+
+    // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again (as Linux does).
+    if (c.state == State::syn_recv && syn && !(seg.flags & net::kAck) && seg.seq == c.rcv.irs) {
+        ++stats_[Counter::rtx_synack];
+        send_syn(c);
+        return;
+    }
+
+    // First: sequence number.
+    if (!acceptable(c, seg.seq, seg_len)) {
+        if (!rst) {
+            ++stats_.drop(TcpDrop::out_of_window);
+            send_ack(c);
+        } else {
+            ++stats_.drop(TcpDrop::rst_not_exact);
+        }
+        return;
+    }
+    c.last_rx = now_;
+    c.ka_probes = 0;
+
+    // Second: RST. Only a RST exactly at RCV.NXT resets; one elsewhere in the window gets a
+    // challenge ACK (RFC 5961 3.2).
+    if (rst) {
+        if (seg.seq != c.rcv.nxt) {
+            ++stats_.drop(TcpDrop::rst_not_exact);
+            challenge_ack(c);
+            return;
+        }
+        ++stats_.rst_received[static_cast<std::size_t>(c.state)];
+        if (c.state == State::syn_recv && c.passive) {
+            // Back to LISTEN: the half-open connection is simply forgotten.
+            destroy(c, 0);
+            return;
+        }
+        if (c.state == State::syn_recv) {
+            ++stats_[Counter::conn_refused];
+            destroy(c, ECONNREFUSED);
+            return;
+        }
+        ++stats_[Counter::conn_reset];
+        destroy(c, ECONNRESET);
+        return;
+    }
+
+    // Fourth: SYN in a synchronized state: challenge ACK (RFC 5961 4.2), never a reset.
+    if (syn) {
+        ++stats_.drop(TcpDrop::syn_in_window);
+        challenge_ack(c);
+        return;
+    }
+
+    // Timestamps: remember the peer's clock when the segment covers the left edge (RFC 7323 4.3).
+    if (c.ts_ok && seg.opts.has_ts && seq_leq(seg.seq, c.rcv.nxt)) {
+        c.ts_recent = seg.opts.ts_val;
+    }
+
+    // Fifth: the ACK field.
+    if (!(seg.flags & net::kAck)) {
+        ++stats_.drop(TcpDrop::no_ack_flag);
+        return;
+    }
+    if (c.state == State::syn_recv) {
+        if (!(seq_gt(seg.ack, c.snd.una) && seq_leq(seg.ack, c.snd.max))) {
+            ++stats_.drop(TcpDrop::syn_recv_bad_ack);
+            send_rst_for(seg, RstReason::bad_ack);
+            return;
+        }
+        if (c.passive && c.listener != nullptr) {
+            Listener& l = *c.listener;
+            if (l.accept_queue.size() >= l.backlog) {
+                // Accept queue full: ignore the ACK; the SYN-ACK will be retransmitted (Linux
+                // with tcp_abort_on_overflow = 0).
+                ++stats_[Counter::accept_overflow];
+                return;
+            }
+            l.syn_queue.erase(l.syn_queue.iterator_to(c));
+            l.accept_queue.push_back(c);
+            c.in_accept_queue = true;
+            ++stats_[Counter::passive_opens];
+        }
+        c.snd.una = seg.ack;
+        c.snd.wnd = static_cast<std::uint32_t>(seg.window) << c.snd.wscale;
+        c.snd.max_wnd = c.snd.wnd;
+        c.snd.wl1 = seg.seq;
+        c.snd.wl2 = seg.ack;
+        c.cwnd = cfg_.tcp.initial_cwnd * c.mss;
+        if (c.rtt_start != 0 && c.retries == 0) {
+            update_rtt(c, now_ - c.rtt_start);
+        }
+        c.rtt_start = 0;
+        c.retries = 0;
+        wheel_.cancel(c.rtx_timer);
+        set_state(c, State::established);
+        schedule_idle(c);
+        if (c.passive && c.listener != nullptr && c.listener->handler != nullptr) {
+            c.listener->handler->on_acceptable(*c.listener);
+            if (c.dead) {
+                return;
+            }
+        } else if (!c.passive && c.handler != nullptr) {
+            c.handler->on_connected(c);
+            if (c.dead) {
+                return;
+            }
+        }
+    }
+
+    const std::uint32_t prev_wnd = c.snd.wnd;
+    if (seq_gt(seg.ack, c.snd.max)) {
+        // ACK for something not yet sent: ACK and drop (RFC 9293; RFC 5961 5.2).
+        ++stats_.drop(TcpDrop::ack_unsent);
+        send_ack(c);
+        return;
+    }
+    if (seq_lt(seg.ack, c.snd.una - std::max<std::uint32_t>(c.snd.max_wnd, 1))) {
+        ++stats_.drop(TcpDrop::ack_too_old);
+        challenge_ack(c);
+        return;
+    }
+    // Window update (SND.WL1/WL2 rule).
+    if (seq_lt(c.snd.wl1, seg.seq) || (c.snd.wl1 == seg.seq && seq_leq(c.snd.wl2, seg.ack))) {
+        c.snd.wnd = static_cast<std::uint32_t>(seg.window) << c.snd.wscale;
+        c.snd.max_wnd = std::max(c.snd.max_wnd, c.snd.wnd);
+        c.snd.wl1 = seg.seq;
+        c.snd.wl2 = seg.ack;
+        if (c.snd.wnd > 0) {
+            c.zero_wnd_since = 0;
+            if (c.rtx_timer.armed() && c.rtx_timer.kind() == static_cast<std::uint8_t>(TimerKind::persist)) {
+                wheel_.cancel(c.rtx_timer);
+                c.retries = 0;
+            }
+        }
+    }
+    if (seq_gt(seg.ack, c.snd.una)) {
+        const std::uint32_t acked = seg.ack - c.snd.una;
+        const std::uint32_t data_acked = std::min(acked, c.snd_q.bytes());
+        c.snd_q.drop_front(data_acked);
+        c.snd.una = seg.ack;
+        if (seq_lt(c.snd.nxt, c.snd.una)) {
+            c.snd.nxt = c.snd.una;
+        }
+        // RTT sample (RFC 6298 with Karn's rule, or RFC 7323 timestamps).
+        if (c.ts_ok && seg.opts.has_ts && seg.opts.ts_ecr != 0 && c.retries == 0) {
+            const std::uint32_t now_ts = ts_now(c);
+            update_rtt(c, static_cast<Nanos>(now_ts - seg.opts.ts_ecr) * kNsPerMs);
+            c.rtt_start = 0;
+        } else if (c.rtt_start != 0 && seq_geq(seg.ack, c.rtt_seq)) {
+            update_rtt(c, now_ - c.rtt_start);
+            c.rtt_start = 0;
+        }
+        // Congestion control: NewReno (RFC 5681, 6582).
+        if (c.in_recovery) {
+            if (seq_geq(seg.ack, c.recover)) {
+                c.in_recovery = false;
+                c.cwnd = std::min(c.ssthresh, c.flight() + c.mss);
+            } else {
+                // Partial ACK: retransmit the next hole, deflate by what was acked.
+                retransmit_first(c);
+                c.cwnd = c.cwnd > data_acked ? c.cwnd - data_acked + c.mss : c.mss;
+            }
+        } else if (c.cwnd < c.ssthresh) {
+            c.cwnd += std::min<std::uint32_t>(acked, c.mss);
+        } else {
+            c.cwnd += std::max<std::uint32_t>(1, c.mss * c.mss / std::max<std::uint32_t>(c.cwnd, 1));
+        }
+        c.dupacks = 0;
+        c.retries = 0;
+        c.rtx_first = 0;
+        if (c.snd.una == c.snd.max) {
+            wheel_.cancel(c.rtx_timer);
+        } else {
+            arm_rtx(c);
+        }
+        if (c.want_writable && c.send_space() > 0 && !c.orphan && c.handler != nullptr) {
+            c.want_writable = false;
+            c.handler->on_writable(c);
+            if (c.dead) {
+                return;
+            }
+        }
+    } else if (seg.ack == c.snd.una && seg.payload_len == 0 && !fin && c.snd.wnd == prev_wnd &&
+               c.snd.una != c.snd.max) {
+        ++stats_[Counter::dup_acks_in];
+        if (++c.dupacks == 3 && !c.in_recovery) {
+            ++stats_[Counter::fast_retransmits];
+            c.ssthresh = std::max<std::uint32_t>(c.flight() / 2, 2u * c.mss);
+            c.cwnd = c.ssthresh + 3u * c.mss;
+            c.recover = c.snd.max;
+            c.in_recovery = true;
+            c.rtt_start = 0;
+            retransmit_first(c);
+        } else if (c.dupacks > 3 && c.in_recovery) {
+            c.cwnd += c.mss;
+        }
+    }
+
+    // Our FIN acknowledged?
+    const bool fin_acked = c.fin_sent && c.snd.una == c.snd.max;
+    switch (c.state) {
+    case State::fin_wait1:
+        if (fin_acked) {
+            set_state(c, State::fin_wait2);
+            if (c.linger_notify) {
+                wheel_.cancel(c.wait_timer);
+                notify_closed(c, 0);
+                c.linger_notify = false;
+            }
+            if (c.orphan) {
+                c.wait_timer.set_kind(static_cast<std::uint8_t>(TimerKind::fin_wait2));
+                wheel_.start(c.wait_timer, now_ + cfg_.tcp.fin_timeout);
+            }
+        }
+        break;
+    case State::closing:
+        if (fin_acked) {
+            enter_time_wait(c);
+            return;
+        }
+        break;
+    case State::last_ack:
+        if (fin_acked) {
+            destroy(c, 0);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+
+    // Sixth: URG is not supported as out-of-band data; its bytes are ordinary data (RFC 6093).
+    if (seg.flags & net::kUrg) {
+        ++stats_.drop(TcpDrop::urgent_ignored);
+    }
+
+    // Seventh: segment text.
+    bool readable = false;
+    if (seg.payload_len > 0) {
+        if (c.fin_received) {
+            ++stats_.drop(TcpDrop::data_after_fin);
+        } else if (seq_gt(seg.seq, c.rcv.nxt)) {
+            // Beyond RCV.NXT: not queued (recovery relies on the peer's retransmission); a
+            // duplicate ACK tells the peer at once.
+            ++stats_.drop(TcpDrop::out_of_order);
+            send_ack(c);
+            return;
+        } else {
+            // Trim what we already have and what lies beyond the window.
+            std::uint32_t skip = c.rcv.nxt - seg.seq;
+            std::uint32_t len = seg.payload_len - std::min<std::uint32_t>(skip, seg.payload_len);
+            const std::uint32_t wnd = seq_gt(c.rcv.adv_edge, c.rcv.nxt) ? c.rcv.adv_edge - c.rcv.nxt : 0;
+            if (len > wnd) {
+                len = wnd;
+                seg.flags &= static_cast<std::uint8_t>(~net::kFin); // the FIN lies beyond too
+            }
+            if (len > 0) {
+                if (c.orphan) {
+                    // Data for a connection nobody can read any more (Linux tcp_rcv_state_process).
+                    send_rst(c, RstReason::data_after_close);
+                    ++stats_[Counter::conn_reset];
+                    destroy(c, 0);
+                    return;
+                }
+                c.rcv.nxt += len;
+                stats_[Counter::bytes_in] += len;
+                if (c.rd_shutdown) {
+                    stats_[Counter::rd_discarded_bytes] += len;
+                } else {
+                    rte_pktmbuf_adj(m, static_cast<std::uint16_t>(seg.payload_off + skip));
+                    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_pkt_len(m) - len));
+                    c.rcv_q.append(m);
+                    m = nullptr;
+                    readable = true;
+                }
+                ++c.unacked_segs;
+                c.ack_pending = true;
+            } else if (seg.payload_len > 0 && wnd == 0) {
+                send_ack(c); // zero-window probe: answer with the window
+            }
+        }
+    }
+
+    // Eighth: FIN, in order only.
+    bool peer_fin = false;
+    if ((seg.flags & net::kFin) && !c.fin_received && seg.seq + seg.payload_len == c.rcv.nxt) {
+        c.fin_received = true;
+        c.rcv.nxt += 1;
+        peer_fin = true;
+        switch (c.state) {
+        case State::established:
+            set_state(c, State::close_wait);
+            if (cfg_.tcp.close_wait_timeout > 0 && !c.orphan) {
+                c.wait_timer.set_kind(static_cast<std::uint8_t>(TimerKind::close_wait));
+                wheel_.start(c.wait_timer, now_ + cfg_.tcp.close_wait_timeout);
+            }
+            break;
+        case State::fin_wait1:
+            if (c.fin_sent && c.snd.una == c.snd.max) {
+                send_ack(c);
+                enter_time_wait(c);
+                return;
+            }
+            set_state(c, State::closing);
+            break;
+        case State::fin_wait2:
+            send_ack(c);
+            enter_time_wait(c);
+            return;
+        default:
+            break;
+        }
+        send_ack(c);
+    } else if (c.ack_pending) {
+        if (cfg_.tcp.quickack || c.unacked_segs >= 2) {
+            send_ack(c);
+        } else if (!c.delack_timer.armed()) {
+            wheel_.start(c.delack_timer, now_ + cfg_.tcp.delayed_ack);
+        }
+    }
+
+    // Send what the new ACK or window allows (this may piggyback the pending ACK).
+    output(c);
+    if (c.dead || c.orphan || c.handler == nullptr) {
+        return;
+    }
+    if (readable) {
+        c.handler->on_readable(c);
+        if (c.dead) {
+            return;
+        }
+    }
+    if (peer_fin) {
+        c.handler->on_peer_fin(c);
+    }
+}
+
+} // namespace tcpterm::tcp

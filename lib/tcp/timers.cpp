@@ -1,0 +1,219 @@
+// Timer expiry: every timer of shared/TEARDOWN.md's table, dispatched on the Timer's kind. The
+// keepalive/idle timer is lazy: traffic only updates last_rx/last_tx, and the expiry re-arms
+// itself for the real deadline if there was activity meanwhile, so the data path never touches
+// the wheel for it.
+#include "tcp/stack.hpp"
+
+#include <boost/intrusive/parent_from_member.hpp>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace tcpterm::tcp {
+
+namespace bi = boost::intrusive;
+
+std::size_t TcpStack::advance(Nanos now) noexcept {
+    Entry guard(*this);
+    if (now > now_) {
+        now_ = now;
+    }
+    return wheel_.advance(now_, [this](Timer& t) { on_timer(t); }, cfg_.max_expiries_per_advance);
+}
+
+void TcpStack::schedule_idle(Tcb& c) noexcept {
+    if (c.dead) {
+        return;
+    }
+    Nanos due = 0;
+    TimerKind kind = TimerKind::keepalive;
+    const bool ka_state = c.state != State::syn_sent && c.state != State::syn_recv;
+    if (c.keepalive && ka_state) {
+        due = c.ka_probes == 0 ? c.last_rx + c.keepalive_time : c.last_ka_probe + c.keepalive_intvl;
+    }
+    if (c.idle_timeout > 0 && ka_state) {
+        const Nanos idle_due = std::max(c.last_rx, c.last_tx) + c.idle_timeout;
+        if (due == 0 || idle_due < due) {
+            due = idle_due;
+            kind = TimerKind::idle;
+        }
+    }
+    if (due == 0) {
+        wheel_.cancel(c.idle_timer);
+        return;
+    }
+    c.idle_timer.set_kind(static_cast<std::uint8_t>(kind));
+    wheel_.start(c.idle_timer, std::max(due, now_));
+}
+
+namespace {
+
+std::uint32_t orphan_limit(const TcpConfig& k) { return k.orphan_retries == 0 ? 8 : k.orphan_retries; }
+
+} // namespace
+
+void TcpStack::on_timer(Timer& t) noexcept {
+    const auto kind = static_cast<TimerKind>(t.kind());
+    if (kind == TimerKind::time_wait) {
+        ++stats_.expiry(TimerKind::time_wait);
+        drop_tw(*bi::get_parent_from_member<TimeWaitRecord>(&t, &TimeWaitRecord::timer));
+        return;
+    }
+    switch (kind) {
+    case TimerKind::rtx:
+    case TimerKind::persist: {
+        Tcb& c = *bi::get_parent_from_member<Tcb>(&t, &Tcb::rtx_timer);
+        ++stats_.expiry(kind);
+        if (kind == TimerKind::persist) {
+            if (c.unsent() == 0 || c.snd.wnd > 0) {
+                output(c);
+                return;
+            }
+            const Nanos zwt = cfg_.tcp.zero_window_timeout;
+            if (zwt > 0 && c.zero_wnd_since != 0 && now_ - c.zero_wnd_since >= zwt) {
+                send_rst(c, RstReason::persist_timeout);
+                ++stats_[Counter::conn_timeout];
+                destroy(c, ETIMEDOUT);
+                return;
+            }
+            ++stats_[Counter::zero_window_probes];
+            send_probe(c);
+            c.retries = static_cast<std::uint8_t>(std::min(c.retries + 1, 30));
+            const Nanos backoff = std::min(c.rto << std::min<unsigned>(c.retries, 12), cfg_.tcp.rto_max);
+            wheel_.start(c.rtx_timer, now_ + backoff);
+            return;
+        }
+        // Retransmission timeout (RFC 6298 5.4-5.7).
+        if (c.rtx_first == 0) {
+            c.rtx_first = now_;
+        }
+        const std::uint32_t tries = ++c.retries;
+        if (c.state == State::syn_sent) {
+            if (tries > cfg_.tcp.syn_retries) {
+                ++stats_[Counter::conn_timeout];
+                destroy(c, ETIMEDOUT);
+                return;
+            }
+            ++stats_[Counter::rtx_syn];
+            send_syn(c);
+        } else if (c.state == State::syn_recv) {
+            if (tries > cfg_.tcp.synack_retries) {
+                // The half-open connection is given up silently (back to LISTEN).
+                destroy(c, c.passive ? 0 : ETIMEDOUT);
+                return;
+            }
+            ++stats_[Counter::rtx_synack];
+            send_syn(c);
+        } else {
+            const bool orphan_fin = c.orphan && (c.state == State::fin_wait1 ||
+                                                 c.state == State::closing || c.state == State::last_ack);
+            const std::uint32_t limit = orphan_fin ? orphan_limit(cfg_.tcp) : cfg_.tcp.retries2;
+            if (c.user_timeout > 0 && now_ - c.rtx_first >= c.user_timeout) {
+                ++stats_.expiry(TimerKind::user_timeout);
+                send_rst(c, RstReason::user_timeout);
+                ++stats_[Counter::conn_timeout];
+                destroy(c, ETIMEDOUT);
+                return;
+            }
+            if (tries > limit) {
+                if (orphan_fin) {
+                    // An orphan whose FIN is never acked goes away quietly (Linux).
+                    ++stats_[Counter::orphans_closed];
+                    destroy(c, ETIMEDOUT);
+                } else {
+                    send_rst(c, RstReason::rtx_timeout);
+                    ++stats_[Counter::conn_timeout];
+                    destroy(c, ETIMEDOUT);
+                }
+                return;
+            }
+            // Back off and go back to SND.UNA with one segment of congestion window.
+            c.ssthresh = std::max<std::uint32_t>(c.flight() / 2, 2u * c.mss);
+            c.cwnd = c.mss;
+            c.in_recovery = false;
+            c.dupacks = 0;
+            c.rtt_start = 0;
+            retransmit_first(c);
+            const std::uint32_t first = std::min<std::uint32_t>(
+                {c.mss, c.snd_q.bytes(), c.snd.max - c.snd.una});
+            c.snd.nxt = c.snd.una + first + ((first == 0 && c.fin_sent) ? 1 : 0);
+        }
+        c.rto = std::min(c.rto * 2, cfg_.tcp.rto_max);
+        arm_rtx(c);
+        return;
+    }
+    case TimerKind::delack: {
+        Tcb& c = *bi::get_parent_from_member<Tcb>(&t, &Tcb::delack_timer);
+        ++stats_.expiry(kind);
+        if (c.ack_pending) {
+            ++stats_[Counter::delayed_acks];
+            send_ack(c);
+        }
+        return;
+    }
+    case TimerKind::fin_wait2:
+    case TimerKind::close_wait:
+    case TimerKind::linger: {
+        Tcb& c = *bi::get_parent_from_member<Tcb>(&t, &Tcb::wait_timer);
+        ++stats_.expiry(kind);
+        if (kind == TimerKind::fin_wait2) {
+            ++stats_[Counter::orphans_closed];
+            destroy(c, 0);
+        } else if (kind == TimerKind::close_wait) {
+            if (cfg_.tcp.reset_on_timeout) {
+                send_rst(c, RstReason::close_wait_timeout);
+            }
+            ++stats_[Counter::conn_timeout];
+            destroy(c, ETIMEDOUT);
+        } else {
+            // Linger expired with data or FIN unacked: abort (SO_LINGER semantics).
+            send_rst(c, RstReason::linger_timeout);
+            ++stats_[Counter::conn_timeout];
+            destroy(c, ETIMEDOUT);
+        }
+        return;
+    }
+    case TimerKind::keepalive:
+    case TimerKind::idle: {
+        Tcb& c = *bi::get_parent_from_member<Tcb>(&t, &Tcb::idle_timer);
+        // Idle timeout first: it is the harder limit.
+        if (c.idle_timeout > 0 && now_ >= std::max(c.last_rx, c.last_tx) + c.idle_timeout) {
+            ++stats_.expiry(TimerKind::idle);
+            if (cfg_.tcp.reset_on_timeout) {
+                send_rst(c, RstReason::idle_timeout);
+            }
+            ++stats_[Counter::conn_timeout];
+            destroy(c, ETIMEDOUT);
+            return;
+        }
+        if (c.keepalive) {
+            const Nanos due = c.ka_probes == 0 ? c.last_rx + c.keepalive_time
+                                               : c.last_ka_probe + c.keepalive_intvl;
+            if (now_ >= due) {
+                ++stats_.expiry(TimerKind::keepalive);
+                if (c.snd.una != c.snd.max || c.unsent() > 0) {
+                    // Data in flight: retransmission, not keepalive, detects a dead peer.
+                    c.ka_probes = 0;
+                    c.last_rx = now_;
+                } else if (c.ka_probes >= c.keepalive_probes) {
+                    send_rst(c, RstReason::keepalive_timeout);
+                    ++stats_[Counter::conn_timeout];
+                    destroy(c, ETIMEDOUT);
+                    return;
+                } else {
+                    ++c.ka_probes;
+                    c.last_ka_probe = now_;
+                    ++stats_[Counter::keepalive_probes];
+                    send_probe(c);
+                }
+            }
+        }
+        schedule_idle(c);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+} // namespace tcpterm::tcp
