@@ -336,7 +336,7 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         }
         c.dupacks = 0;
         c.retries = 0;
-        c.rtx_first = 0;
+        c.rtx_first = c.snd.una == c.snd.max ? 0 : now_;
         if (c.snd.una == c.snd.max) {
             wheel_.cancel(c.rtx_timer);
         } else {
@@ -369,7 +369,9 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
     const bool fin_acked = c.fin_sent && c.snd.una == c.snd.max;
     switch (c.state) {
     case State::fin_wait1:
-        if (fin_acked) {
+        // With the peer's FIN in this very segment, the FIN step takes FIN_WAIT1 straight to
+        // TIME_WAIT (TEARDOWN.md); otherwise our FIN acked means FIN_WAIT2.
+        if (fin_acked && !(fin && seq_leq(seg.seq, c.rcv.nxt))) {
             set_state(c, State::fin_wait2);
             if (c.linger_notify) {
                 wheel_.cancel(c.wait_timer);

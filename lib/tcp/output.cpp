@@ -194,16 +194,23 @@ void TcpStack::update_rtt(Tcb& c, Nanos sample) noexcept {
                        cfg_.tcp.rto_max);
 }
 
-void TcpStack::retransmit_first(Tcb& c) noexcept {
+std::uint32_t TcpStack::retransmit_first(Tcb& c) noexcept {
     const std::uint32_t data_in_flight = std::min(c.snd_q.bytes(), c.snd.max - c.snd.una);
     if (data_in_flight > 0) {
         const std::uint32_t len = std::min<std::uint32_t>(data_in_flight, c.mss);
+        // The FIN rides on the last byte, as it did the first time.
+        const bool with_fin = c.fin_sent && len == c.snd_q.bytes() && c.snd.max - c.snd.una == len + 1;
         ++stats_[Counter::rtx_data];
-        emit_segment(c, net::kAck | (len == c.snd_q.bytes() ? net::kPsh : 0), c.snd.una, len, false);
-    } else if (c.fin_sent && c.snd.max - c.snd.una == 1) {
+        emit_segment(c, net::kAck | (len == c.snd_q.bytes() ? net::kPsh : 0) | (with_fin ? net::kFin : 0),
+                     c.snd.una, len, false);
+        return len + (with_fin ? 1 : 0);
+    }
+    if (c.fin_sent && c.snd.max - c.snd.una == 1) {
         ++stats_[Counter::rtx_fin];
         emit_segment(c, net::kFin | net::kAck, c.snd.una, 0, false);
+        return 1;
     }
+    return 0;
 }
 
 void TcpStack::maybe_window_update(Tcb& c) noexcept {
@@ -234,6 +241,8 @@ void TcpStack::output(Tcb& c) noexcept {
                                s == State::fin_wait1 || s == State::last_ack || s == State::closing;
     bool sent = false;
     if (can_send_data) {
+        const bool closing_state = s == State::fin_wait1 || s == State::last_ack || s == State::closing;
+        const bool fin_due = closing_state && c.wr_shutdown;
         for (;;) {
             const std::uint32_t unsent = c.unsent();
             if (unsent == 0) {
@@ -246,30 +255,33 @@ void TcpStack::output(Tcb& c) noexcept {
             if (len == 0) {
                 break;
             }
-            if (len < c.mss && len < unsent) {
-                break; // sender-side silly window avoidance: wait for a full segment's window
+            if (len < c.mss && len < unsent && len < c.snd.max_wnd / 2) {
+                break; // sender-side silly window avoidance (RFC 9293 3.8.6.2.1)
             }
             if (len < c.mss && flight > 0 && !c.nodelay && !c.wr_shutdown) {
                 break; // Nagle (RFC 896): one small segment in flight at a time
             }
             const Seq seq = c.snd.nxt;
-            const std::uint8_t flags = net::kAck | (len == unsent ? net::kPsh : 0);
+            const bool last = len == unsent;
+            const bool with_fin = last && fin_due; // FIN on the last byte, as Linux does
+            const std::uint8_t flags = net::kAck | (last ? net::kPsh : 0) | (with_fin ? net::kFin : 0);
             if (c.rtt_start == 0 && !seq_lt(seq, c.snd.max)) {
                 c.rtt_start = now_; // Karn: time only first transmissions
                 c.rtt_seq = seq + len;
             }
             emit_segment(c, flags, seq, len, false);
-            c.snd.nxt += len;
+            c.snd.nxt += len + (with_fin ? 1 : 0);
+            if (with_fin) {
+                c.fin_sent = true;
+            }
             if (seq_gt(c.snd.nxt, c.snd.max)) {
-                stats_[Counter::bytes_out] += c.snd.nxt - seq_max(seq, c.snd.max);
+                stats_[Counter::bytes_out] += std::min<std::uint32_t>(len, c.snd.nxt - seq_max(seq, c.snd.max));
                 c.snd.max = c.snd.nxt;
             }
             sent = true;
         }
-        // FIN after the last byte.
-        const bool closing_state = s == State::fin_wait1 || s == State::last_ack || s == State::closing;
-        if (closing_state && c.wr_shutdown && c.unsent() == 0 &&
-            c.snd.nxt == c.snd.una + c.snd_q.bytes()) {
+        // A FIN on its own when the data went out earlier.
+        if (fin_due && c.unsent() == 0 && c.snd.nxt == c.snd.una + c.snd_q.bytes()) {
             const Seq fin_seq = c.snd.nxt;
             emit_segment(c, net::kFin | net::kAck, fin_seq, 0, false);
             c.fin_sent = true;
@@ -283,6 +295,9 @@ void TcpStack::output(Tcb& c) noexcept {
     if (c.snd.nxt != c.snd.una) {
         if (!c.rtx_timer.armed() ||
             c.rtx_timer.kind() != static_cast<std::uint8_t>(TimerKind::rtx)) {
+            if (c.rtx_first == 0) {
+                c.rtx_first = now_; // oldest unacked transmission: the user timeout counts from it
+            }
             arm_rtx(c);
         }
     } else if (c.unsent() > 0 && c.snd.wnd == 0 && can_send_data) {

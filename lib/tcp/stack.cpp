@@ -48,6 +48,7 @@ TcpStack::~TcpStack() {
             auto* c = static_cast<Tcb*>(e);
             release(*c);
             c->dead = true;
+            zombies_.push_back(*c);
         }
     }
     for (std::size_t p = 0; p < 65536; ++p) {

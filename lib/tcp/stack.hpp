@@ -142,7 +142,8 @@ public:
     void send_syn(Tcb& c) noexcept;
     void send_probe(Tcb& c) noexcept;
     bool challenge_ack(Tcb& c) noexcept;
-    void retransmit_first(Tcb& c) noexcept;
+    /// Resends the segment at SND.UNA; returns the sequence space it covers.
+    std::uint32_t retransmit_first(Tcb& c) noexcept;
     void arm_rtx(Tcb& c) noexcept;
     void enter_time_wait(Tcb& c) noexcept;
     void destroy(Tcb& c, int err) noexcept;

@@ -84,9 +84,6 @@ void TcpStack::on_timer(Timer& t) noexcept {
             return;
         }
         // Retransmission timeout (RFC 6298 5.4-5.7).
-        if (c.rtx_first == 0) {
-            c.rtx_first = now_;
-        }
         const std::uint32_t tries = ++c.retries;
         if (c.state == State::syn_sent) {
             if (tries > cfg_.tcp.syn_retries) {
@@ -133,10 +130,7 @@ void TcpStack::on_timer(Timer& t) noexcept {
             c.in_recovery = false;
             c.dupacks = 0;
             c.rtt_start = 0;
-            retransmit_first(c);
-            const std::uint32_t first = std::min<std::uint32_t>(
-                {c.mss, c.snd_q.bytes(), c.snd.max - c.snd.una});
-            c.snd.nxt = c.snd.una + first + ((first == 0 && c.fin_sent) ? 1 : 0);
+            c.snd.nxt = c.snd.una + retransmit_first(c); // go back to SND.UNA (go-back-N)
         }
         c.rto = std::min(c.rto * 2, cfg_.tcp.rto_max);
         arm_rtx(c);
