@@ -33,7 +33,8 @@ struct TcpConfig {
     Nanos rto_min = ms(200);
     Nanos rto_max = sec(120);
     Nanos user_timeout = 0;          // 0 = off (TCP_USER_TIMEOUT)
-    Nanos zero_window_timeout = 0;   // 0 = probe forever while answered
+    Nanos zero_window_timeout = 0;   // 0 = off: probe while the peer answers (retries2 unanswered
+                                     // probes, or the user timeout, still end it)
 
     // Acknowledgement and sending.
     Nanos delayed_ack = ms(40);

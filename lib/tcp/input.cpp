@@ -154,6 +154,22 @@ bool acceptable(const Tcb& c, Seq seq, std::uint32_t seg_len) {
 
 } // namespace
 
+// The peer's FIN ends a half-closed connection in TIME_WAIT: the application (still attached after
+// shutdown(WR)) first gets the bytes that came with the FIN and the end of stream, then the close.
+void TcpStack::finish_and_time_wait(Tcb& c, bool readable) noexcept {
+    if (!c.orphan && c.handler != nullptr) {
+        if (readable) {
+            c.handler->on_readable(c);
+        }
+        if (!c.dead) {
+            c.handler->on_peer_fin(c);
+        }
+    }
+    if (!c.dead) {
+        enter_time_wait(c);
+    }
+}
+
 void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noexcept {
     struct Free {
         rte_mbuf*& m;
@@ -287,6 +303,9 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         ++stats_.drop(TcpDrop::ack_too_old);
         challenge_ack(c);
         return;
+    }
+    if (c.rtx_timer.armed() && c.rtx_timer.kind() == static_cast<std::uint8_t>(TimerKind::persist)) {
+        c.retries = 0; // the peer answers our zero-window probes (Linux resets probes_out on ACK)
     }
     // Window update (SND.WL1/WL2 rule).
     if (seq_lt(c.snd.wl1, seg.seq) || (c.snd.wl1 == seg.seq && seq_leq(c.snd.wl2, seg.ack))) {
@@ -429,7 +448,6 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
                 if (c.orphan) {
                     // Data for a connection nobody can read any more (Linux tcp_rcv_state_process).
                     send_rst(c, RstReason::data_after_close);
-                    ++stats_[Counter::conn_reset];
                     destroy(c, 0);
                     return;
                 }
@@ -469,14 +487,14 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         case State::fin_wait1:
             if (c.fin_sent && c.snd.una == c.snd.max) {
                 send_ack(c);
-                enter_time_wait(c);
+                finish_and_time_wait(c, readable);
                 return;
             }
             set_state(c, State::closing);
             break;
         case State::fin_wait2:
             send_ack(c);
-            enter_time_wait(c);
+            finish_and_time_wait(c, readable);
             return;
         default:
             break;

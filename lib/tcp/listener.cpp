@@ -98,6 +98,11 @@ void TcpStack::close_listener(Listener& l) noexcept {
     listeners_pool_.destroy(&l);
 }
 
+bool TcpStack::can_accept(const Listener& l) const noexcept {
+    return accepting_ && l.syn_queue.size() < l.syn_backlog && l.accept_queue.size() < l.backlog &&
+           tcbs_.available() > 0 && table_.size() < table_.capacity();
+}
+
 void TcpStack::listen_input(Listener& l, rte_mbuf* /*m*/, const net::TcpSegment& seg) noexcept {
     if (seg.flags & net::kRst) {
         ++stats_.drop(TcpDrop::no_listener_rst_in);
@@ -110,6 +115,10 @@ void TcpStack::listen_input(Listener& l, rte_mbuf* /*m*/, const net::TcpSegment&
     }
     if (!(seg.flags & net::kSyn)) {
         ++stats_.drop(TcpDrop::listen_not_syn);
+        return;
+    }
+    if (!accepting_) {
+        ++stats_[Counter::syn_backpressure];
         return;
     }
     if (l.syn_queue.size() >= l.syn_backlog) {

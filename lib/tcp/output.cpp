@@ -156,11 +156,18 @@ void TcpStack::send_rst_for(const net::TcpSegment& seg, RstReason why) noexcept 
     sink_.emit(m);
 }
 
-// RFC 5961 section 7: challenge ACKs are limited per core per second.
+// RFC 5961 section 7: challenge ACKs are limited per core per second. The budget of each second
+// is randomised around the limit (limit/2 .. 3*limit/2), as Linux does since CVE-2016-5696: a
+// fixed, shared counter lets an off-path attacker count our challenge ACKs and infer sequence
+// numbers.
 bool TcpStack::challenge_ack(Tcb& c) noexcept {
     if (now_ - challenge_window_start_ >= kNsPerSec) {
         challenge_window_start_ = now_;
-        challenge_budget_ = cfg_.tcp.challenge_ack_limit;
+        const std::uint32_t limit = cfg_.tcp.challenge_ack_limit;
+        rng_ ^= rng_ << 13;
+        rng_ ^= rng_ >> 7;
+        rng_ ^= rng_ << 17;
+        challenge_budget_ = limit <= 1 ? limit : limit / 2 + static_cast<std::uint32_t>(rng_ % (limit + 1));
     }
     if (challenge_budget_ == 0) {
         ++stats_[Counter::challenge_acks_limited];

@@ -304,10 +304,14 @@ void TcpStack::close(Tcb& c) noexcept {
         return;
     }
     c.orphan = true;
-    if (c.linger && c.linger_time > 0) {
-        c.linger_notify = true;
-    }
     if (c.state == State::syn_sent) {
+        destroy(c, 0);
+        return;
+    }
+    if (c.state == State::syn_recv) {
+        // Not established yet (a simultaneous open): nothing was exchanged, reset it.
+        send_rst(c, RstReason::app_abort);
+        ++stats_[Counter::conn_aborted];
         destroy(c, 0);
         return;
     }
@@ -324,9 +328,12 @@ void TcpStack::close(Tcb& c) noexcept {
         destroy(c, 0);
         return;
     }
+    if (c.linger && c.linger_time > 0) {
+        c.linger_notify = true; // a graceful close under linger T reports its outcome
+    }
     if (!c.wr_shutdown) {
         c.wr_shutdown = true;
-        if (c.state == State::established || c.state == State::syn_recv) {
+        if (c.state == State::established) {
             set_state(c, State::fin_wait1);
         } else if (c.state == State::close_wait) {
             set_state(c, State::last_ack);

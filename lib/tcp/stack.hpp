@@ -42,7 +42,8 @@ public:
 struct StackConfig {
     TcpConfig tcp;
     std::size_t max_connections = 65'536; // control blocks
-    std::size_t max_time_wait = 65'536;   // TIME_WAIT records (pool size; max_tw_buckets caps use)
+    std::size_t max_time_wait = 262'144;  // TIME_WAIT record pool; the cap in use is the smaller of
+                                          // this and tcp.max_tw_buckets
     Nanos timer_tick = ms(1);
     std::size_t max_expiries_per_advance = 4096;
     net::Checksum checksum = net::Checksum::software;
@@ -130,6 +131,11 @@ public:
             fn(e, e.tagged() ? State::time_wait : static_cast<Tcb&>(e).state);
         });
     }
+    /// Backpressure: while off, new SYNs are dropped (counted as syn_backpressure) so established
+    /// connections keep the resources they need. The engine turns it off near mbuf or table
+    /// exhaustion and on again when load drops.
+    void set_accepting(bool on) noexcept { accepting_ = on; }
+    [[nodiscard]] bool accepting() const noexcept { return accepting_; }
     /// Resets every connection (stopping); returns how many were reset.
     std::size_t reset_all() noexcept;
 
@@ -182,6 +188,8 @@ private:
     void closed_input(const net::TcpSegment& seg) noexcept;
     void emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t len, bool syn_opts) noexcept;
     void notify_closed(Tcb& c, int err) noexcept;
+    void finish_and_time_wait(Tcb& c, bool readable) noexcept;
+    bool can_accept(const Listener& l) const noexcept;
 
 public:
     /// Makes the next passive open use `isn` (a SYN accepted on a TIME_WAIT four-tuple).
@@ -206,9 +214,11 @@ private:
     ObjectPool<Listener> listeners_pool_;
     std::unique_ptr<Listener*[]> listeners_; // by port (host order), chained by address
     std::uint32_t challenge_budget_ = 0;
+    std::uint64_t rng_ = 0x9E3779B97F4A7C15ull; // xorshift state (challenge ACK budget jitter)
     Nanos challenge_window_start_ = 0;
     std::uint16_t ip_id_ = 0;
     int depth_ = 0;
+    bool accepting_ = true;
     Listener::Queue zombies_; // released control blocks awaiting reap()
     bool forced_isn_ = false; // next passive open uses isn_override_ (TIME_WAIT reuse)
     Seq isn_override_ = 0;

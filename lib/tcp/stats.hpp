@@ -51,6 +51,7 @@ namespace tcpterm::tcp {
     X(conn_aborted, "connections aborted by the application (abort, linger 0)")                \
     X(orphans_closed, "orphaned connections closed by a retry limit or timeout")               \
     X(pool_exhausted, "control blocks or TIME_WAIT records refused: pool empty")               \
+    X(syn_backpressure, "SYNs refused because the mbuf pool or the table is nearly full")     \
     X(mbuf_exhausted, "segments not built: mbuf pool empty")
 
 #define TCPTERM_TIMER_KINDS(X)                                                                   \

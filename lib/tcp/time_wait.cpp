@@ -106,12 +106,15 @@ void TcpStack::tw_input(TimeWaitRecord& tw, rte_mbuf* m, const net::TcpSegment& 
         const bool newer_ts = (tw.flags & TimeWaitRecord::kTsOk) && seg.opts.has_ts &&
                               seq_gt(seg.opts.ts_val, tw.ts_recent);
         Listener* l = find_listener(seg.tuple.laddr, seg.tuple.lport);
-        if ((newer_seq || newer_ts) && l != nullptr) {
+        // Only when the listener will take it: otherwise the record (and its protection of
+        // the old incarnation) stays, and the SYN gets the old ACK.
+        if ((newer_seq || newer_ts) && l != nullptr && can_accept(*l)) {
             const Seq isn = tw.snd_nxt + 65535 + 2;
             ++stats_[Counter::tw_reused];
             drop_tw(tw);
             force_next_isn(isn);
             listen_input(*l, m, seg);
+            forced_isn_ = false;
             rte_pktmbuf_free(m);
             return;
         }

@@ -69,8 +69,13 @@ void TcpStack::on_timer(Timer& t) noexcept {
                 output(c);
                 return;
             }
+            // Give up when the window stayed closed too long (zero_window_timeout, or the user
+            // timeout, as Linux applies it to probing), or when retries2 probes went unanswered.
             const Nanos zwt = cfg_.tcp.zero_window_timeout;
-            if (zwt > 0 && c.zero_wnd_since != 0 && now_ - c.zero_wnd_since >= zwt) {
+            const Nanos closed_for = c.zero_wnd_since != 0 ? now_ - c.zero_wnd_since : 0;
+            const bool too_long = (zwt > 0 && closed_for >= zwt) ||
+                                  (c.user_timeout > 0 && closed_for >= c.user_timeout);
+            if (too_long || c.retries >= cfg_.tcp.retries2) {
                 send_rst(c, RstReason::persist_timeout);
                 ++stats_[Counter::conn_timeout];
                 destroy(c, ETIMEDOUT);

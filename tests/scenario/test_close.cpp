@@ -335,3 +335,29 @@ TEST_CASE("queued data goes out before the FIN", "[close]") {
     CHECK(d.payload == "abcdef");
     sc.expect_none();
 }
+
+TEST_CASE("half-closed: data and FIN arriving in FIN_WAIT2 reach the application before TIME_WAIT", "[close]") {
+    Scenario sc;
+    tcp::Tcb* c = sc.handshake();
+    sc.stack.shutdown(*c, tcp::Shutdown::wr);
+    sc.expect(kFin | kAck, sc.e(1), 1001);
+    sc.peer(kAck, 1001, sc.e(2));
+    sc.peer(kFin | kAck | kPsh, 1001, sc.e(2), {.data = "last words"});
+    sc.expect(kAck, sc.e(2), 1012);
+    CHECK(sc.app.received == "last words");
+    CHECK(sc.app.peer_fins == 1);
+    CHECK(sc.app.closed == 1);
+    CHECK(sc.state() == State::time_wait);
+}
+
+TEST_CASE("linger T with unread data: still an abortive close, no callback", "[close]") {
+    Scenario sc;
+    sc.app.auto_read = false;
+    tcp::Tcb* c = sc.handshake();
+    sc.stack.set_linger(*c, true, sec(5));
+    sc.peer(kAck | kPsh, 1001, sc.e(1), {.data = "unread"});
+    sc.stack.close(*c);
+    sc.expect(kRst | kAck, sc.e(1), 1007);
+    CHECK(sc.app.closed == 0);
+    CHECK(sc.state() == State::closed);
+}

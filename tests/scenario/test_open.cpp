@@ -317,3 +317,41 @@ TEST_CASE("receive window: filling the buffer closes the window; reading reopens
     CHECK(u.window == 4000);
     CHECK(sc.stats()[Counter::window_updates] == 1);
 }
+
+TEST_CASE("zero window: retries2 unanswered probes abort the connection", "[open]") {
+    tcp::StackConfig cfg = Scenario::defaults();
+    cfg.tcp.retries2 = 3;
+    Scenario sc(cfg);
+    tcp::Tcb* c = sc.handshake(1000, {.win = 0, .mss = 1460});
+    sc.stack.send(*c, "data", 4);
+    int probes = 0;
+    for (int i = 0; i < 200 && sc.app.closed == 0; ++i) {
+        sc.advance(ms(100));
+        while (sc.pending() > 0) {
+            Out o = sc.next();
+            if (!(o.flags & kRst)) {
+                ++probes;
+            }
+        }
+    }
+    CHECK(probes == 3);
+    CHECK(sc.app.last_error == ETIMEDOUT);
+}
+
+TEST_CASE("zero window: answered probes keep the connection alive", "[open]") {
+    tcp::StackConfig cfg = Scenario::defaults();
+    cfg.tcp.retries2 = 3;
+    Scenario sc(cfg);
+    tcp::Tcb* c = sc.handshake(1000, {.win = 0, .mss = 1460});
+    sc.stack.send(*c, "data", 4);
+    for (int i = 0; i < 10; ++i) {
+        sc.advance(sec(130));
+        while (sc.pending() > 0) {
+            Out o = sc.next();
+            REQUIRE_FALSE((o.flags & kRst));
+            sc.peer(kAck, 1001, sc.e(1), {.win = 0}); // alive, window still closed
+        }
+    }
+    CHECK(sc.app.closed == 0);
+    CHECK(sc.stats()[Counter::zero_window_probes] >= 5);
+}

@@ -158,3 +158,16 @@ TEST_CASE("tw_reuse: connect() reuses a TIME_WAIT four-tuple only with timestamp
         }
     }
 }
+
+TEST_CASE("TIME_WAIT: a new SYN the listener cannot take leaves the record in place", "[time_wait]") {
+    Scenario sc;
+    to_time_wait(sc);
+    sc.stack.set_accepting(false); // backpressure
+    sc.peer(kSyn, 90000, 0, {.mss = 1460});
+    sc.expect(kAck, sc.e(2), 1002); // the old ACK; the old incarnation stays protected
+    CHECK(sc.state() == State::time_wait);
+    CHECK(sc.stats()[Counter::tw_reused] == 0);
+    sc.stack.set_accepting(true);
+    sc.peer(kSyn, 90000, 0, {.mss = 1460});
+    sc.expect(kSyn | kAck, sc.e(2) + 65537, 90001);
+}
