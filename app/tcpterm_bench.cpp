@@ -108,10 +108,13 @@ void bench_wheel(const Options& o, std::size_t live) {
         expiry_dense.push_back(run_expiry(1'000));
     }
     std::destroy_n(timers, live);
-    fmt::print("| wheel start+cancel | {:>10} live timers | {:7.1f} ns/op |\n", live, median(start_cancel));
-    fmt::print("| wheel expiry, deadlines uniform in 60 s (1 ms ticks) | {:>10} live timers | {:7.1f} ns/timer |\n",
+    fmt::print("| wheel start+cancel | {:>10} live timers | {:7.1f} ns/op |\n", live,
+               median(start_cancel));
+    fmt::print("| wheel expiry, deadlines uniform in 60 s (1 ms ticks) | {:>10} live timers | "
+               "{:7.1f} ns/timer |\n",
                live, median(expiry));
-    fmt::print("| wheel expiry, deadlines uniform in 1 s (1 ms ticks) | {:>10} live timers | {:7.1f} ns/timer |\n",
+    fmt::print("| wheel expiry, deadlines uniform in 1 s (1 ms ticks) | {:>10} live timers | "
+               "{:7.1f} ns/timer |\n",
                live, median(expiry_dense));
 }
 
@@ -180,10 +183,14 @@ void bench_table(const Options& o, std::size_t n) {
         }
         return median(v);
     };
-    fmt::print("| table lookup hit, single | {:>10} entries | {:7.1f} ns/op |\n", n, run_single(hit, hit_h));
-    fmt::print("| table lookup hit, burst of 32 | {:>10} entries | {:7.1f} ns/op |\n", n, run_burst(hit, hit_h));
-    fmt::print("| table lookup miss, single | {:>10} entries | {:7.1f} ns/op |\n", n, run_single(miss, miss_h));
-    fmt::print("| table lookup miss, burst of 32 | {:>10} entries | {:7.1f} ns/op |\n", n, run_burst(miss, miss_h));
+    fmt::print("| table lookup hit, single | {:>10} entries | {:7.1f} ns/op |\n", n,
+               run_single(hit, hit_h));
+    fmt::print("| table lookup hit, burst of 32 | {:>10} entries | {:7.1f} ns/op |\n", n,
+               run_burst(hit, hit_h));
+    fmt::print("| table lookup miss, single | {:>10} entries | {:7.1f} ns/op |\n", n,
+               run_single(miss, miss_h));
+    fmt::print("| table lookup miss, burst of 32 | {:>10} entries | {:7.1f} ns/op |\n", n,
+               run_burst(miss, miss_h));
     for (std::size_t i = 0; i < n; ++i) {
         table.erase(entries[i]);
     }

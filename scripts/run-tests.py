@@ -72,7 +72,10 @@ def main():
         env.update(t.get("env") or {})
         timeout = t.get("timeout") or 600
         cmd = t["cmd"]
-        kind = run_script if "script" in (t.get("suite") or []) or cmd[0].endswith(".sh") else run_catch2
+        # meson reports suites as "project:suite"
+        suites = t.get("suite") or []
+        is_script = any(s.split(":")[-1] == "script" for s in suites) or cmd[0].endswith(".sh")
+        kind = run_script if is_script else run_catch2
         p, f, fails = kind(t["name"], cmd, env, timeout)
         print("[%s] %-24s %d passed, %d failed" % (label, t["name"], p, f), flush=True)
         total_p += p

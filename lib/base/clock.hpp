@@ -18,9 +18,15 @@ inline constexpr Nanos kNsPerUs = 1'000;
 inline constexpr Nanos kNsPerMs = 1'000'000;
 inline constexpr Nanos kNsPerSec = 1'000'000'000;
 
-constexpr Nanos us(std::uint64_t v) { return v * kNsPerUs; }
-constexpr Nanos ms(std::uint64_t v) { return v * kNsPerMs; }
-constexpr Nanos sec(std::uint64_t v) { return v * kNsPerSec; }
+constexpr Nanos us(std::uint64_t v) {
+    return v * kNsPerUs;
+}
+constexpr Nanos ms(std::uint64_t v) {
+    return v * kNsPerMs;
+}
+constexpr Nanos sec(std::uint64_t v) {
+    return v * kNsPerSec;
+}
 
 class Clock {
 public:

@@ -54,7 +54,9 @@ ConnTable::InsertResult ConnTable::insert(ConnEntry& e) noexcept {
     return set_.insert(e).second ? InsertResult::kOk : InsertResult::kExists;
 }
 
-void ConnTable::erase(ConnEntry& e) noexcept { set_.erase(set_.iterator_to(e)); }
+void ConnTable::erase(ConnEntry& e) noexcept {
+    set_.erase(set_.iterator_to(e));
+}
 
 ConnEntry* ConnTable::find(const FourTuple& k, std::uint32_t hash) noexcept {
     auto it = set_.find(KeyRef{&k, hash}, KeyHash{}, KeyEq{});

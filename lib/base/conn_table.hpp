@@ -39,7 +39,9 @@ struct ConnEntry {
     [[nodiscard]] std::uint32_t hash() const noexcept { return hash_tag & kHashMask; }
     [[nodiscard]] bool tagged() const noexcept { return (hash_tag & kTagBit) != 0; }
     void set_hash(std::uint32_t h) noexcept { hash_tag = (hash_tag & kTagBit) | (h & kHashMask); }
-    void set_tag(bool on) noexcept { hash_tag = on ? (hash_tag | kTagBit) : (hash_tag & kHashMask); }
+    void set_tag(bool on) noexcept {
+        hash_tag = on ? (hash_tag | kTagBit) : (hash_tag & kHashMask);
+    }
     [[nodiscard]] bool linked() const noexcept { return table_hook.is_linked(); }
 
     Hook table_hook;
@@ -89,16 +91,19 @@ private:
         std::size_t operator()(const ConnEntry& e) const noexcept { return e.hash(); }
     };
     struct EntryEq {
-        bool operator()(const ConnEntry& a, const ConnEntry& b) const noexcept { return a.key == b.key; }
+        bool operator()(const ConnEntry& a, const ConnEntry& b) const noexcept {
+            return a.key == b.key;
+        }
     };
     using Set = boost::intrusive::unordered_set<
-        ConnEntry, boost::intrusive::member_hook<ConnEntry, ConnEntry::Hook, &ConnEntry::table_hook>,
+        ConnEntry,
+        boost::intrusive::member_hook<ConnEntry, ConnEntry::Hook, &ConnEntry::table_hook>,
         boost::intrusive::hash<EntryHash>, boost::intrusive::equal<EntryEq>,
         boost::intrusive::constant_time_size<true>, boost::intrusive::power_2_buckets<true>>;
 
     std::size_t capacity_;
     std::size_t nbuckets_;
-    Region region_;               // bucket array, huge-page backed where possible
+    Region region_; // bucket array, huge-page backed where possible
     Set::bucket_type* buckets_;
     Set set_;
     std::uint64_t full_ = 0;

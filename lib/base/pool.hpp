@@ -31,9 +31,7 @@ public:
           slots_(static_cast<Slot*>(region_.data())) {}
     ObjectPool(const ObjectPool&) = delete;
     ObjectPool& operator=(const ObjectPool&) = delete;
-    ~ObjectPool() {
-        assert(in_use_ == 0 && "ObjectPool destroyed with live objects");
-    }
+    ~ObjectPool() { assert(in_use_ == 0 && "ObjectPool destroyed with live objects"); }
 
     /// Constructs a T in a free slot; nullptr (counted) when the pool is exhausted.
     template <class... Args>

@@ -17,8 +17,8 @@ Region::Region(std::size_t bytes) {
         size_ = kHuge;
     }
     // Over-map by one huge page so the block can start on a 2 MiB boundary (THP needs alignment).
-    void* p = mmap(nullptr, size_ + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void* p = mmap(nullptr, size_ + kHuge, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         throw std::bad_alloc();
     }

@@ -100,16 +100,18 @@ public:
     [[nodiscard]] std::uint64_t cascaded() const noexcept { return cascaded_count_; }
 
 private:
-    using List = boost::intrusive::list<Timer,
-                                        boost::intrusive::member_hook<Timer, Timer::Hook, &Timer::hook_>,
-                                        boost::intrusive::constant_time_size<false>>;
+    using List =
+        boost::intrusive::list<Timer,
+                               boost::intrusive::member_hook<Timer, Timer::Hook, &Timer::hook_>,
+                               boost::intrusive::constant_time_size<false>>;
     using Bitmap = std::array<std::uint64_t, kSlots / 64>;
 
     void place(Timer& t) noexcept;
     void cascade(std::uint64_t tick) noexcept;
     [[nodiscard]] std::uint64_t next_event(std::uint64_t from) const noexcept;
     List& list_of(std::uint32_t where) noexcept {
-        return where == Timer::kOverflow ? overflow_ : slots_[where >> kSlotBits][where & (kSlots - 1)];
+        return where == Timer::kOverflow ? overflow_
+                                         : slots_[where >> kSlotBits][where & (kSlots - 1)];
     }
     void set_bit(unsigned level, unsigned slot) noexcept {
         bits_[level][slot >> 6] |= std::uint64_t{1} << (slot & 63);
@@ -121,8 +123,8 @@ private:
 
     Nanos tick_;
     Nanos origin_;
-    std::uint64_t cur_ = 0;      // next tick to process
-    bool cur_cascaded_ = false;  // cascades for cur_ already done (cap hit mid-tick)
+    std::uint64_t cur_ = 0;     // next tick to process
+    bool cur_cascaded_ = false; // cascades for cur_ already done (cap hit mid-tick)
     std::size_t size_ = 0;
     std::uint64_t cascaded_count_ = 0;
     std::array<std::array<List, kSlots>, kLevels> slots_;

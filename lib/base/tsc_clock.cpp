@@ -14,10 +14,15 @@ TscClock::TscClock() : TscClock(rte_get_tsc_hz(), rte_rdtsc()) {
 
 TscClock::TscClock(std::uint64_t hz, std::uint64_t origin_cycles) noexcept
     : hz_(hz), origin_(origin_cycles),
-      mult_(hz == 0 ? 0 : static_cast<std::uint64_t>((static_cast<u128>(kNsPerSec) << kShift) / hz)) {}
+      mult_(hz == 0 ? 0
+                    : static_cast<std::uint64_t>((static_cast<u128>(kNsPerSec) << kShift) / hz)) {}
 
-Nanos TscClock::now() const noexcept { return cycles_to_ns(rte_rdtsc() - origin_); }
+Nanos TscClock::now() const noexcept {
+    return cycles_to_ns(rte_rdtsc() - origin_);
+}
 
-std::uint64_t TscClock::cycles() noexcept { return rte_rdtsc(); }
+std::uint64_t TscClock::cycles() noexcept {
+    return rte_rdtsc();
+}
 
 } // namespace tcpterm

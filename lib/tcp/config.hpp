@@ -11,14 +11,14 @@ namespace tcpterm::tcp {
 
 struct TcpConfig {
     // Close and teardown (shared/TEARDOWN.md).
-    Nanos fin_timeout = sec(60);     // FIN_WAIT2 of an orphan (tcp_fin_timeout)
-    Nanos time_wait = sec(60);       // 2MSL; fixed at 60 s in Linux, configurable here
+    Nanos fin_timeout = sec(60); // FIN_WAIT2 of an orphan (tcp_fin_timeout)
+    Nanos time_wait = sec(60);   // 2MSL; fixed at 60 s in Linux, configurable here
     std::uint32_t max_tw_buckets = 262'144;
     std::uint32_t orphan_retries = 0; // FIN retransmissions of an orphan; 0 means 8 (as Linux)
-    Nanos close_wait_timeout = 0;    // 0 = off (Linux has none; F5 resets after 5 s)
-    Nanos idle_timeout = 0;          // 0 = off; no traffic either way for this long
-    bool reset_on_timeout = true;    // idle/close-wait timeouts send RST (true) or drop silently
-    bool tw_reuse = false;           // outgoing connections may reuse a TIME_WAIT four-tuple (RFC 6191)
+    Nanos close_wait_timeout = 0;     // 0 = off (Linux has none; F5 resets after 5 s)
+    Nanos idle_timeout = 0;           // 0 = off; no traffic either way for this long
+    bool reset_on_timeout = true;     // idle/close-wait timeouts send RST (true) or drop silently
+    bool tw_reuse = false; // outgoing connections may reuse a TIME_WAIT four-tuple (RFC 6191)
 
     // Keepalive (per connection it is off until the application enables it, as SO_KEEPALIVE).
     Nanos keepalive_time = sec(7200);
@@ -32,9 +32,9 @@ struct TcpConfig {
     Nanos rto_initial = sec(1);
     Nanos rto_min = ms(200);
     Nanos rto_max = sec(120);
-    Nanos user_timeout = 0;          // 0 = off (TCP_USER_TIMEOUT)
-    Nanos zero_window_timeout = 0;   // 0 = off: probe while the peer answers (retries2 unanswered
-                                     // probes, or the user timeout, still end it)
+    Nanos user_timeout = 0;        // 0 = off (TCP_USER_TIMEOUT)
+    Nanos zero_window_timeout = 0; // 0 = off: probe while the peer answers (retries2 unanswered
+                                   // probes, or the user timeout, still end it)
 
     // Acknowledgement and sending.
     Nanos delayed_ack = ms(40);
@@ -47,10 +47,10 @@ struct TcpConfig {
     std::uint32_t syn_backlog = 4096; // SYN queue (tcp_max_syn_backlog)
 
     // Buffers and options.
-    std::uint16_t mss = 1460;         // advertised MSS
+    std::uint16_t mss = 1460; // advertised MSS
     std::uint32_t rcv_buf = 256 * 1024;
     std::uint32_t snd_buf = 256 * 1024;
-    bool timestamps = true;           // RFC 7323
+    bool timestamps = true; // RFC 7323
     bool window_scaling = true;
     std::uint32_t challenge_ack_limit = 1000; // per second per core (RFC 5961 10)
     std::uint8_t ttl = 64;

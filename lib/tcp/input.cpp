@@ -57,15 +57,13 @@ void TcpStack::closed_input(const net::TcpSegment& seg) noexcept {
     send_rst_for(seg, RstReason::no_connection);
 }
 
-namespace {
-
-void take_mss(Tcb& c, const net::TcpSegment& seg, const TcpConfig& k) {
-    const net::TcpOptions& o = seg.opts;
+// The payload per segment: the smaller MSS of the two, less the bytes of options every segment
+// carries (RFC 9293 3.7.1; with timestamps, 12). Call once ts_ok is known.
+void set_send_mss(Tcb& c, const net::TcpOptions& o, const TcpConfig& k) noexcept {
     c.peer_mss = o.has_mss && o.mss > 0 ? o.mss : 536; // RFC 9293 3.7.1 default
-    c.mss = std::min<std::uint16_t>(c.peer_mss, k.mss);
+    c.mss =
+        static_cast<std::uint16_t>(std::min<std::uint16_t>(c.peer_mss, k.mss) - (c.ts_ok ? 12 : 0));
 }
-
-} // namespace
 
 // RFC 9293 3.10.7.3: SYN-SENT.
 void TcpStack::syn_sent_input(Tcb& c, rte_mbuf* /*m*/, const net::TcpSegment& seg) noexcept {
@@ -94,7 +92,6 @@ void TcpStack::syn_sent_input(Tcb& c, rte_mbuf* /*m*/, const net::TcpSegment& se
     c.rcv.irs = seg.seq;
     c.rcv.nxt = seg.seq + 1;
     c.rcv.adv_edge = c.rcv.nxt;
-    take_mss(c, seg, cfg_.tcp);
     c.ws_ok = seg.opts.has_wscale && cfg_.tcp.window_scaling;
     c.snd.wscale = c.ws_ok ? std::min(seg.opts.wscale, net::kMaxWscale) : 0;
     if (!c.ws_ok) {
@@ -104,6 +101,7 @@ void TcpStack::syn_sent_input(Tcb& c, rte_mbuf* /*m*/, const net::TcpSegment& se
     if (c.ts_ok) {
         c.ts_recent = seg.opts.ts_val;
     }
+    set_send_mss(c, seg.opts, cfg_.tcp);
     c.last_rx = now_;
     c.snd.wnd = seg.window; // not scaled in a SYN
     c.snd.max_wnd = c.snd.wnd;
@@ -304,7 +302,8 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         challenge_ack(c);
         return;
     }
-    if (c.rtx_timer.armed() && c.rtx_timer.kind() == static_cast<std::uint8_t>(TimerKind::persist)) {
+    if (c.rtx_timer.armed() &&
+        c.rtx_timer.kind() == static_cast<std::uint8_t>(TimerKind::persist)) {
         c.retries = 0; // the peer answers our zero-window probes (Linux resets probes_out on ACK)
     }
     // Window update (SND.WL1/WL2 rule).
@@ -315,7 +314,8 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         c.snd.wl2 = seg.ack;
         if (c.snd.wnd > 0) {
             c.zero_wnd_since = 0;
-            if (c.rtx_timer.armed() && c.rtx_timer.kind() == static_cast<std::uint8_t>(TimerKind::persist)) {
+            if (c.rtx_timer.armed() &&
+                c.rtx_timer.kind() == static_cast<std::uint8_t>(TimerKind::persist)) {
                 wheel_.cancel(c.rtx_timer);
                 c.retries = 0;
             }
@@ -351,7 +351,8 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         } else if (c.cwnd < c.ssthresh) {
             c.cwnd += std::min<std::uint32_t>(acked, c.mss);
         } else {
-            c.cwnd += std::max<std::uint32_t>(1, c.mss * c.mss / std::max<std::uint32_t>(c.cwnd, 1));
+            c.cwnd +=
+                std::max<std::uint32_t>(1, c.mss * c.mss / std::max<std::uint32_t>(c.cwnd, 1));
         }
         c.dupacks = 0;
         c.retries = 0;
@@ -439,7 +440,8 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
             // Trim what we already have and what lies beyond the window.
             std::uint32_t skip = c.rcv.nxt - seg.seq;
             std::uint32_t len = seg.payload_len - std::min<std::uint32_t>(skip, seg.payload_len);
-            const std::uint32_t wnd = seq_gt(c.rcv.adv_edge, c.rcv.nxt) ? c.rcv.adv_edge - c.rcv.nxt : 0;
+            const std::uint32_t wnd =
+                seq_gt(c.rcv.adv_edge, c.rcv.nxt) ? c.rcv.adv_edge - c.rcv.nxt : 0;
             if (len > wnd) {
                 len = wnd;
                 seg.flags &= static_cast<std::uint8_t>(~net::kFin); // the FIN lies beyond too

@@ -52,7 +52,8 @@ Listener* TcpStack::listen(std::uint32_t laddr, std::uint16_t lport, ListenHandl
     l->next = listeners_[port];
     listeners_[port] = l;
     ++stats_.states[static_cast<std::size_t>(State::listen)];
-    ++stats_.transitions[static_cast<std::size_t>(State::closed)][static_cast<std::size_t>(State::listen)];
+    ++stats_.transitions[static_cast<std::size_t>(State::closed)]
+                        [static_cast<std::size_t>(State::listen)];
     return l;
 }
 
@@ -94,7 +95,8 @@ void TcpStack::close_listener(Listener& l) noexcept {
         }
     }
     --stats_.states[static_cast<std::size_t>(State::listen)];
-    ++stats_.transitions[static_cast<std::size_t>(State::listen)][static_cast<std::size_t>(State::closed)];
+    ++stats_.transitions[static_cast<std::size_t>(State::listen)]
+                        [static_cast<std::size_t>(State::closed)];
     listeners_pool_.destroy(&l);
 }
 
@@ -151,8 +153,6 @@ void TcpStack::listen_input(Listener& l, rte_mbuf* /*m*/, const net::TcpSegment&
     c->snd.nxt = c->snd.iss + 1;
     c->snd.max = c->snd.nxt;
     const net::TcpOptions& o = seg.opts;
-    c->peer_mss = o.has_mss && o.mss > 0 ? o.mss : 536;
-    c->mss = std::min<std::uint16_t>(c->peer_mss, cfg_.tcp.mss);
     c->ws_ok = o.has_wscale && cfg_.tcp.window_scaling;
     c->snd.wscale = c->ws_ok ? std::min(o.wscale, net::kMaxWscale) : 0;
     if (!c->ws_ok) {
@@ -162,6 +162,7 @@ void TcpStack::listen_input(Listener& l, rte_mbuf* /*m*/, const net::TcpSegment&
     if (c->ts_ok) {
         c->ts_recent = o.ts_val;
     }
+    set_send_mss(*c, o, cfg_.tcp);
     c->snd.wnd = seg.window; // not scaled in a SYN
     c->snd.max_wnd = c->snd.wnd;
     c->snd.wl1 = seg.seq;

@@ -15,9 +15,10 @@ namespace tcpterm::tcp {
 class ListenHandler;
 
 struct Listener {
-    using Queue = boost::intrusive::list<
-        Tcb, boost::intrusive::member_hook<Tcb, Tcb::ListHook, &Tcb::listen_hook>,
-        boost::intrusive::constant_time_size<true>>;
+    using Queue =
+        boost::intrusive::list<Tcb,
+                               boost::intrusive::member_hook<Tcb, Tcb::ListHook, &Tcb::listen_hook>,
+                               boost::intrusive::constant_time_size<true>>;
 
     std::uint32_t laddr = 0; // network order; 0 = any local address
     std::uint16_t lport = 0; // network order

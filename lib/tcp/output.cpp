@@ -24,7 +24,8 @@ std::uint16_t TcpStack::window_to_advertise(Tcb& c) noexcept {
         space = 0;
     }
     // Never move the right edge left (RFC 9293 3.8.6.2.1).
-    const std::uint32_t promised = seq_gt(c.rcv.adv_edge, c.rcv.nxt) ? c.rcv.adv_edge - c.rcv.nxt : 0;
+    const std::uint32_t promised =
+        seq_gt(c.rcv.adv_edge, c.rcv.nxt) ? c.rcv.adv_edge - c.rcv.nxt : 0;
     std::uint32_t wnd = std::max(space, promised);
     std::uint32_t field = wnd >> c.rcv.wscale;
     if (field > 0xFFFF) {
@@ -38,14 +39,16 @@ std::uint16_t TcpStack::window_to_advertise(Tcb& c) noexcept {
     return static_cast<std::uint16_t>(field);
 }
 
-void TcpStack::emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t len, bool syn_opts) noexcept {
+void TcpStack::emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t len,
+                            bool syn_opts) noexcept {
     rte_mbuf* m = rte_pktmbuf_alloc(mp_);
     if (m == nullptr) {
         ++stats_[Counter::mbuf_exhausted];
         return;
     }
     if (len > 0) {
-        auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(len)));
+        auto* p =
+            reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(len)));
         if (p == nullptr || c.snd_q.copy_out(seq - c.snd.una, p, len) != len) {
             rte_pktmbuf_free(m);
             ++stats_[Counter::mbuf_exhausted];
@@ -105,7 +108,9 @@ void TcpStack::emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t l
     sink_.emit(m);
 }
 
-void TcpStack::send_ack(Tcb& c) noexcept { emit_segment(c, net::kAck, c.snd.nxt, 0, false); }
+void TcpStack::send_ack(Tcb& c) noexcept {
+    emit_segment(c, net::kAck, c.snd.nxt, 0, false);
+}
 
 void TcpStack::send_syn(Tcb& c) noexcept {
     const bool synack = c.state == State::syn_recv;
@@ -114,7 +119,9 @@ void TcpStack::send_syn(Tcb& c) noexcept {
 
 // Keepalive and zero-window probe: an old sequence number and no data, which the peer must
 // answer with an ACK carrying its current window (RFC 9293 3.8.4; Linux tcp_write_wakeup).
-void TcpStack::send_probe(Tcb& c) noexcept { emit_segment(c, net::kAck, c.snd.una - 1, 0, false); }
+void TcpStack::send_probe(Tcb& c) noexcept {
+    emit_segment(c, net::kAck, c.snd.una - 1, 0, false);
+}
 
 void TcpStack::send_rst(Tcb& c, RstReason why) noexcept {
     ++stats_.rst(why);
@@ -167,7 +174,8 @@ bool TcpStack::challenge_ack(Tcb& c) noexcept {
         rng_ ^= rng_ << 13;
         rng_ ^= rng_ >> 7;
         rng_ ^= rng_ << 17;
-        challenge_budget_ = limit <= 1 ? limit : limit / 2 + static_cast<std::uint32_t>(rng_ % (limit + 1));
+        challenge_budget_ =
+            limit <= 1 ? limit : limit / 2 + static_cast<std::uint32_t>(rng_ % (limit + 1));
     }
     if (challenge_budget_ == 0) {
         ++stats_[Counter::challenge_acks_limited];
@@ -206,10 +214,12 @@ std::uint32_t TcpStack::retransmit_first(Tcb& c) noexcept {
     if (data_in_flight > 0) {
         const std::uint32_t len = std::min<std::uint32_t>(data_in_flight, c.mss);
         // The FIN rides on the last byte, as it did the first time.
-        const bool with_fin = c.fin_sent && len == c.snd_q.bytes() && c.snd.max - c.snd.una == len + 1;
+        const bool with_fin =
+            c.fin_sent && len == c.snd_q.bytes() && c.snd.max - c.snd.una == len + 1;
         ++stats_[Counter::rtx_data];
-        emit_segment(c, net::kAck | (len == c.snd_q.bytes() ? net::kPsh : 0) | (with_fin ? net::kFin : 0),
-                     c.snd.una, len, false);
+        emit_segment(
+            c, net::kAck | (len == c.snd_q.bytes() ? net::kPsh : 0) | (with_fin ? net::kFin : 0),
+            c.snd.una, len, false);
         return len + (with_fin ? 1 : 0);
     }
     if (c.fin_sent && c.snd.max - c.snd.una == 1) {
@@ -248,7 +258,8 @@ void TcpStack::output(Tcb& c) noexcept {
                                s == State::fin_wait1 || s == State::last_ack || s == State::closing;
     bool sent = false;
     if (can_send_data) {
-        const bool closing_state = s == State::fin_wait1 || s == State::last_ack || s == State::closing;
+        const bool closing_state =
+            s == State::fin_wait1 || s == State::last_ack || s == State::closing;
         const bool fin_due = closing_state && c.wr_shutdown;
         for (;;) {
             const std::uint32_t unsent = c.unsent();
@@ -271,7 +282,8 @@ void TcpStack::output(Tcb& c) noexcept {
             const Seq seq = c.snd.nxt;
             const bool last = len == unsent;
             const bool with_fin = last && fin_due; // FIN on the last byte, as Linux does
-            const std::uint8_t flags = net::kAck | (last ? net::kPsh : 0) | (with_fin ? net::kFin : 0);
+            const std::uint8_t flags =
+                net::kAck | (last ? net::kPsh : 0) | (with_fin ? net::kFin : 0);
             if (c.rtt_start == 0 && !seq_lt(seq, c.snd.max)) {
                 c.rtt_start = now_; // Karn: time only first transmissions
                 c.rtt_seq = seq + len;
@@ -282,7 +294,8 @@ void TcpStack::output(Tcb& c) noexcept {
                 c.fin_sent = true;
             }
             if (seq_gt(c.snd.nxt, c.snd.max)) {
-                stats_[Counter::bytes_out] += std::min<std::uint32_t>(len, c.snd.nxt - seq_max(seq, c.snd.max));
+                stats_[Counter::bytes_out] +=
+                    std::min<std::uint32_t>(len, c.snd.nxt - seq_max(seq, c.snd.max));
                 c.snd.max = c.snd.nxt;
             }
             sent = true;

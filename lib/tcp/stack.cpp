@@ -73,9 +73,13 @@ TcpStack::~TcpStack() {
     reap();
 }
 
-std::uint32_t TcpStack::hash_of(const FourTuple& t) const noexcept { return hash_crc(t); }
+std::uint32_t TcpStack::hash_of(const FourTuple& t) const noexcept {
+    return hash_crc(t);
+}
 
-ConnEntry* TcpStack::lookup(const FourTuple& t) noexcept { return table_.find(t, hash_of(t)); }
+ConnEntry* TcpStack::lookup(const FourTuple& t) noexcept {
+    return table_.find(t, hash_of(t));
+}
 
 // RFC 6528 shape: ISN = M + F(four-tuple, secret), M a 4-us clock. F is CRC32-C keyed with a
 // per-boot secret here; the hardening issue replaces it with SipHash.
@@ -369,7 +373,8 @@ void TcpStack::set_linger(Tcb& c, bool on, Nanos timeout) noexcept {
     c.linger_time = timeout;
 }
 
-void TcpStack::set_keepalive(Tcb& c, bool on, Nanos idle, Nanos intvl, std::uint32_t probes) noexcept {
+void TcpStack::set_keepalive(Tcb& c, bool on, Nanos idle, Nanos intvl,
+                             std::uint32_t probes) noexcept {
     c.keepalive = on;
     if (idle != 0) {
         c.keepalive_time = idle;
@@ -396,6 +401,8 @@ void TcpStack::set_idle_timeout(Tcb& c, Nanos t) noexcept {
     schedule_idle(c);
 }
 
-void TcpStack::set_user_timeout(Tcb& c, Nanos t) noexcept { c.user_timeout = t; }
+void TcpStack::set_user_timeout(Tcb& c, Nanos t) noexcept {
+    c.user_timeout = t;
+}
 
 } // namespace tcpterm::tcp

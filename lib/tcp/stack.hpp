@@ -31,6 +31,9 @@ struct rte_mempool;
 
 namespace tcpterm::tcp {
 
+/// Sets the send MSS from the peer's MSS option, ours, and the options every segment carries.
+void set_send_mss(Tcb& c, const net::TcpOptions& peer, const TcpConfig& k) noexcept;
+
 /// Where the stack's outgoing IPv4 packets go (the engine's TX batch, a test's wire).
 class SegmentSink {
 public:
@@ -107,7 +110,8 @@ public:
     /// through on_closed: 0 when everything was acked, ETIMEDOUT after T (with RST).
     void set_linger(Tcb& c, bool on, Nanos timeout) noexcept;
     /// SO_KEEPALIVE with TCP_KEEPIDLE/INTVL/CNT; zero values keep the current setting.
-    void set_keepalive(Tcb& c, bool on, Nanos idle = 0, Nanos intvl = 0, std::uint32_t probes = 0) noexcept;
+    void set_keepalive(Tcb& c, bool on, Nanos idle = 0, Nanos intvl = 0,
+                       std::uint32_t probes = 0) noexcept;
     void set_nodelay(Tcb& c, bool on) noexcept;
     void set_idle_timeout(Tcb& c, Nanos t) noexcept;
     void set_user_timeout(Tcb& c, Nanos t) noexcept;
@@ -186,7 +190,8 @@ private:
     void established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noexcept;
     void syn_sent_input(Tcb& c, rte_mbuf* m, const net::TcpSegment& seg) noexcept;
     void closed_input(const net::TcpSegment& seg) noexcept;
-    void emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t len, bool syn_opts) noexcept;
+    void emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t len,
+                      bool syn_opts) noexcept;
     void notify_closed(Tcb& c, int err) noexcept;
     void finish_and_time_wait(Tcb& c, bool readable) noexcept;
     bool can_accept(const Listener& l) const noexcept;

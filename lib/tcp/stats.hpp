@@ -13,93 +13,93 @@
 
 namespace tcpterm::tcp {
 
-#define TCPTERM_TCP_COUNTERS(X)                                                                  \
-    X(segs_in, "valid TCP segments received")                                                  \
-    X(segs_out, "TCP segments sent")                                                           \
-    X(bytes_in, "payload bytes accepted in order")                                             \
-    X(bytes_out, "payload bytes sent (first transmissions)")                                   \
-    X(active_opens, "connections opened with connect()")                                       \
-    X(passive_opens, "connections that completed the handshake on a listener")                 \
-    X(accepted, "connections handed to the application by accept()")                           \
-    X(established_total, "connections that reached ESTABLISHED")                              \
-    X(rtx_data, "data segments retransmitted after an RTO")                                    \
-    X(rtx_syn, "SYNs retransmitted")                                                           \
-    X(rtx_synack, "SYN-ACKs retransmitted")                                                    \
-    X(rtx_fin, "FINs retransmitted")                                                           \
-    X(fast_retransmits, "segments retransmitted after three duplicate ACKs")                    \
-    X(dup_acks_in, "duplicate ACKs received")                                                  \
-    X(delayed_acks, "ACKs sent by the delayed-ACK timer")                                      \
-    X(window_updates, "window updates sent after the application read")                        \
-    X(keepalive_probes, "keepalive probes sent")                                               \
-    X(zero_window_probes, "zero-window probes sent")                                           \
-    X(challenge_acks, "challenge ACKs sent (RFC 5961)")                                        \
-    X(challenge_acks_limited, "challenge ACKs suppressed by challenge_ack_limit")              \
-    X(tw_created, "connections that entered TIME_WAIT (compact record)")                       \
-    X(tw_reused, "SYNs that opened a new connection on a TIME_WAIT four-tuple")                \
-    X(tw_overflow, "connections closed without TIME_WAIT because max_tw_buckets was reached")  \
-    X(tw_reacked, "retransmitted FINs re-acked in TIME_WAIT (2MSL restarted)")                 \
-    X(tw_old_ack, "SYNs in TIME_WAIT answered with the old ACK")                                \
-    X(tw_rst_ignored, "RSTs ignored in TIME_WAIT (RFC 1337)")                                  \
-    X(close_unread_rst, "close() with unread data: RST instead of FIN (RFC 2525 2.17)")       \
-    X(rd_discarded_bytes, "bytes acked and discarded after shutdown(RD)")                      \
-    X(listener_resets, "connections reset because their listener closed")                      \
-    X(backlog_overflow, "SYNs dropped: SYN queue full")                                        \
-    X(accept_overflow, "handshakes dropped: accept queue full")                                \
-    X(conn_refused, "connect() ended by RST (ECONNREFUSED)")                                   \
-    X(conn_reset, "connections reset by the peer (ECONNRESET)")                                \
-    X(conn_timeout, "connections aborted by a timeout (ETIMEDOUT)")                            \
-    X(conn_aborted, "connections aborted by the application (abort, linger 0)")                \
-    X(orphans_closed, "orphaned connections closed by a retry limit or timeout")               \
-    X(pool_exhausted, "control blocks or TIME_WAIT records refused: pool empty")               \
-    X(syn_backpressure, "SYNs refused because the mbuf pool or the table is nearly full")     \
+#define TCPTERM_TCP_COUNTERS(X)                                                                    \
+    X(segs_in, "valid TCP segments received")                                                      \
+    X(segs_out, "TCP segments sent")                                                               \
+    X(bytes_in, "payload bytes accepted in order")                                                 \
+    X(bytes_out, "payload bytes sent (first transmissions)")                                       \
+    X(active_opens, "connections opened with connect()")                                           \
+    X(passive_opens, "connections that completed the handshake on a listener")                     \
+    X(accepted, "connections handed to the application by accept()")                               \
+    X(established_total, "connections that reached ESTABLISHED")                                   \
+    X(rtx_data, "data segments retransmitted after an RTO")                                        \
+    X(rtx_syn, "SYNs retransmitted")                                                               \
+    X(rtx_synack, "SYN-ACKs retransmitted")                                                        \
+    X(rtx_fin, "FINs retransmitted")                                                               \
+    X(fast_retransmits, "segments retransmitted after three duplicate ACKs")                       \
+    X(dup_acks_in, "duplicate ACKs received")                                                      \
+    X(delayed_acks, "ACKs sent by the delayed-ACK timer")                                          \
+    X(window_updates, "window updates sent after the application read")                            \
+    X(keepalive_probes, "keepalive probes sent")                                                   \
+    X(zero_window_probes, "zero-window probes sent")                                               \
+    X(challenge_acks, "challenge ACKs sent (RFC 5961)")                                            \
+    X(challenge_acks_limited, "challenge ACKs suppressed by challenge_ack_limit")                  \
+    X(tw_created, "connections that entered TIME_WAIT (compact record)")                           \
+    X(tw_reused, "SYNs that opened a new connection on a TIME_WAIT four-tuple")                    \
+    X(tw_overflow, "connections closed without TIME_WAIT because max_tw_buckets was reached")      \
+    X(tw_reacked, "retransmitted FINs re-acked in TIME_WAIT (2MSL restarted)")                     \
+    X(tw_old_ack, "SYNs in TIME_WAIT answered with the old ACK")                                   \
+    X(tw_rst_ignored, "RSTs ignored in TIME_WAIT (RFC 1337)")                                      \
+    X(close_unread_rst, "close() with unread data: RST instead of FIN (RFC 2525 2.17)")            \
+    X(rd_discarded_bytes, "bytes acked and discarded after shutdown(RD)")                          \
+    X(listener_resets, "connections reset because their listener closed")                          \
+    X(backlog_overflow, "SYNs dropped: SYN queue full")                                            \
+    X(accept_overflow, "handshakes dropped: accept queue full")                                    \
+    X(conn_refused, "connect() ended by RST (ECONNREFUSED)")                                       \
+    X(conn_reset, "connections reset by the peer (ECONNRESET)")                                    \
+    X(conn_timeout, "connections aborted by a timeout (ETIMEDOUT)")                                \
+    X(conn_aborted, "connections aborted by the application (abort, linger 0)")                    \
+    X(orphans_closed, "orphaned connections closed by a retry limit or timeout")                   \
+    X(pool_exhausted, "control blocks or TIME_WAIT records refused: pool empty")                   \
+    X(syn_backpressure, "SYNs refused because the mbuf pool or the table is nearly full")          \
     X(mbuf_exhausted, "segments not built: mbuf pool empty")
 
-#define TCPTERM_TIMER_KINDS(X)                                                                   \
-    X(rtx, "retransmission (data, SYN, SYN-ACK, FIN)")                                         \
-    X(persist, "zero-window persist probe")                                                    \
-    X(delack, "delayed ACK")                                                                   \
-    X(keepalive, "keepalive probe or abort")                                                   \
-    X(idle, "idle timeout")                                                                    \
-    X(fin_wait2, "FIN_WAIT2 timeout of an orphan (fin_timeout)")                               \
-    X(time_wait, "TIME_WAIT ended (2MSL)")                                                     \
-    X(close_wait, "CLOSE_WAIT timeout")                                                        \
-    X(linger, "linger timeout")                                                                \
+#define TCPTERM_TIMER_KINDS(X)                                                                     \
+    X(rtx, "retransmission (data, SYN, SYN-ACK, FIN)")                                             \
+    X(persist, "zero-window persist probe")                                                        \
+    X(delack, "delayed ACK")                                                                       \
+    X(keepalive, "keepalive probe or abort")                                                       \
+    X(idle, "idle timeout")                                                                        \
+    X(fin_wait2, "FIN_WAIT2 timeout of an orphan (fin_timeout)")                                   \
+    X(time_wait, "TIME_WAIT ended (2MSL)")                                                         \
+    X(close_wait, "CLOSE_WAIT timeout")                                                            \
+    X(linger, "linger timeout")                                                                    \
     X(user_timeout, "user timeout (TCP_USER_TIMEOUT) abort")
 
-#define TCPTERM_RST_REASONS(X)                                                                   \
-    X(no_connection, "segment for no connection and no listener")                              \
-    X(bad_ack, "unacceptable ACK (LISTEN, SYN_SENT, SYN_RECV)")                                \
-    X(app_abort, "application abort or linger 0")                                              \
-    X(close_unread, "close() with unread received data")                                      \
-    X(data_after_close, "data arrived for a closed (orphaned) connection")                     \
-    X(linger_timeout, "linger timeout expired with data unacked")                              \
-    X(rtx_timeout, "retransmission limit reached")                                             \
-    X(keepalive_timeout, "keepalive probes unanswered")                                        \
-    X(idle_timeout, "idle timeout (reset_on_timeout)")                                         \
-    X(close_wait_timeout, "CLOSE_WAIT timeout")                                                \
-    X(user_timeout, "user timeout")                                                            \
-    X(persist_timeout, "zero window timeout")                                                  \
-    X(listener_closed, "listener closed with pending connections")                             \
+#define TCPTERM_RST_REASONS(X)                                                                     \
+    X(no_connection, "segment for no connection and no listener")                                  \
+    X(bad_ack, "unacceptable ACK (LISTEN, SYN_SENT, SYN_RECV)")                                    \
+    X(app_abort, "application abort or linger 0")                                                  \
+    X(close_unread, "close() with unread received data")                                           \
+    X(data_after_close, "data arrived for a closed (orphaned) connection")                         \
+    X(linger_timeout, "linger timeout expired with data unacked")                                  \
+    X(rtx_timeout, "retransmission limit reached")                                                 \
+    X(keepalive_timeout, "keepalive probes unanswered")                                            \
+    X(idle_timeout, "idle timeout (reset_on_timeout)")                                             \
+    X(close_wait_timeout, "CLOSE_WAIT timeout")                                                    \
+    X(user_timeout, "user timeout")                                                                \
+    X(persist_timeout, "zero window timeout")                                                      \
+    X(listener_closed, "listener closed with pending connections")                                 \
     X(stack_stop, "engine stopping")
 
-#define TCPTERM_TCP_DROPS(X)                                                                     \
-    X(no_listener_rst, "segment for no connection (answered with RST)")                        \
-    X(no_listener_rst_in, "RST for no connection")                                             \
-    X(listen_not_syn, "segment without SYN to a listener")                                     \
-    X(out_of_window, "segment outside the receive window (answered with ACK)")                 \
-    X(no_ack_flag, "segment without ACK in a synchronized state")                              \
-    X(ack_too_old, "ACK below SND.UNA - MAX.SND.WND")                                          \
-    X(ack_unsent, "ACK for data not sent yet (answered with ACK)")                             \
-    X(rst_not_exact, "RST in window but not at RCV.NXT (challenge ACK, RFC 5961)")            \
-    X(syn_in_window, "SYN in a synchronized state (challenge ACK, RFC 5961)")                  \
-    X(out_of_order, "segment beyond RCV.NXT (not queued; duplicate ACK sent)")                 \
-    X(data_after_fin, "data after the peer's FIN")                                             \
-    X(syn_sent_bad, "segment unacceptable in SYN_SENT")                                        \
-    X(syn_recv_bad_ack, "unacceptable ACK in SYN_RECV")                                        \
-    X(tw_segment, "segment for a TIME_WAIT record consumed")                                   \
-    X(table_full, "new connection refused: connection table full")                             \
-    X(pool_empty, "new connection refused: control block pool empty")                         \
-    X(backlog_full, "SYN refused: SYN queue full")                                             \
+#define TCPTERM_TCP_DROPS(X)                                                                       \
+    X(no_listener_rst, "segment for no connection (answered with RST)")                            \
+    X(no_listener_rst_in, "RST for no connection")                                                 \
+    X(listen_not_syn, "segment without SYN to a listener")                                         \
+    X(out_of_window, "segment outside the receive window (answered with ACK)")                     \
+    X(no_ack_flag, "segment without ACK in a synchronized state")                                  \
+    X(ack_too_old, "ACK below SND.UNA - MAX.SND.WND")                                              \
+    X(ack_unsent, "ACK for data not sent yet (answered with ACK)")                                 \
+    X(rst_not_exact, "RST in window but not at RCV.NXT (challenge ACK, RFC 5961)")                 \
+    X(syn_in_window, "SYN in a synchronized state (challenge ACK, RFC 5961)")                      \
+    X(out_of_order, "segment beyond RCV.NXT (not queued; duplicate ACK sent)")                     \
+    X(data_after_fin, "data after the peer's FIN")                                                 \
+    X(syn_sent_bad, "segment unacceptable in SYN_SENT")                                            \
+    X(syn_recv_bad_ack, "unacceptable ACK in SYN_RECV")                                            \
+    X(tw_segment, "segment for a TIME_WAIT record consumed")                                       \
+    X(table_full, "new connection refused: connection table full")                                 \
+    X(pool_empty, "new connection refused: control block pool empty")                              \
+    X(backlog_full, "SYN refused: SYN queue full")                                                 \
     X(urgent_ignored, "URG data treated as normal data")
 
 #define TCPTERM_ENUM_OF(n, d) n,
@@ -156,7 +156,9 @@ struct TcpStats {
     std::uint64_t drop(TcpDrop d) const noexcept { return drops[static_cast<std::size_t>(d)]; }
     std::uint64_t& rst(RstReason r) noexcept { return rst_sent[static_cast<std::size_t>(r)]; }
     std::uint64_t rst(RstReason r) const noexcept { return rst_sent[static_cast<std::size_t>(r)]; }
-    std::uint64_t& expiry(TimerKind k) noexcept { return timer_expiries[static_cast<std::size_t>(k)]; }
+    std::uint64_t& expiry(TimerKind k) noexcept {
+        return timer_expiries[static_cast<std::size_t>(k)];
+    }
     std::uint64_t expiry(TimerKind k) const noexcept {
         return timer_expiries[static_cast<std::size_t>(k)];
     }

@@ -25,23 +25,23 @@ class ConnHandler;
 struct Listener;
 
 struct SendVars {
-    Seq una = 0;  // SND.UNA: oldest unacknowledged
-    Seq nxt = 0;  // SND.NXT: next to send
-    Seq wl1 = 0;  // SND.WL1: segment seq of the last window update
-    Seq wl2 = 0;  // SND.WL2: segment ack of the last window update
-    Seq iss = 0;  // ISS
-    Seq max = 0;  // highest sequence sent + 1 (SND.NXT may go back to SND.UNA on an RTO)
-    std::uint32_t wnd = 0;     // SND.WND, scaled to bytes
+    Seq una = 0;           // SND.UNA: oldest unacknowledged
+    Seq nxt = 0;           // SND.NXT: next to send
+    Seq wl1 = 0;           // SND.WL1: segment seq of the last window update
+    Seq wl2 = 0;           // SND.WL2: segment ack of the last window update
+    Seq iss = 0;           // ISS
+    Seq max = 0;           // highest sequence sent + 1 (SND.NXT may go back to SND.UNA on an RTO)
+    std::uint32_t wnd = 0; // SND.WND, scaled to bytes
     std::uint32_t max_wnd = 0; // largest window the peer offered (RFC 5961 5.2)
     std::uint8_t wscale = 0;   // peer's window shift (Snd.Wind.Shift)
 };
 
 struct RecvVars {
-    Seq nxt = 0;              // RCV.NXT
-    Seq irs = 0;              // IRS
-    std::uint32_t wnd = 0;    // RCV.WND as last advertised (bytes)
-    Seq adv_edge = 0;         // right edge last advertised: the window never shrinks (RFC 9293 3.8.6.2.1)
-    std::uint8_t wscale = 0;  // our window shift (Rcv.Wind.Shift)
+    Seq nxt = 0;           // RCV.NXT
+    Seq irs = 0;           // IRS
+    std::uint32_t wnd = 0; // RCV.WND as last advertised (bytes)
+    Seq adv_edge = 0; // right edge last advertised: the window never shrinks (RFC 9293 3.8.6.2.1)
+    std::uint8_t wscale = 0; // our window shift (Rcv.Wind.Shift)
 };
 
 struct Tcb : ConnEntry {
@@ -52,13 +52,13 @@ struct Tcb : ConnEntry {
 
     State state = State::closed;
     // Close bookkeeping (TEARDOWN.md).
-    bool orphan = false;        // close()d: no application any more
-    bool rd_shutdown = false;   // shutdown(RD): later data acked and discarded
-    bool wr_shutdown = false;   // shutdown(WR) or close(): FIN after the queued data
-    bool fin_sent = false;      // our FIN has a sequence number (SND.NXT counts it)
-    bool fin_received = false;  // peer's FIN consumed
-    bool passive = false;       // created by a listener
-    bool accepted = false;      // handed to the application by accept()
+    bool orphan = false;          // close()d: no application any more
+    bool rd_shutdown = false;     // shutdown(RD): later data acked and discarded
+    bool wr_shutdown = false;     // shutdown(WR) or close(): FIN after the queued data
+    bool fin_sent = false;        // our FIN has a sequence number (SND.NXT counts it)
+    bool fin_received = false;    // peer's FIN consumed
+    bool passive = false;         // created by a listener
+    bool accepted = false;        // handed to the application by accept()
     bool in_accept_queue = false; // on listener->accept_queue (else syn_queue, if linked)
     bool closed_notified = false;
     // Options negotiated on the handshake.
@@ -69,16 +69,16 @@ struct Tcb : ConnEntry {
     bool nodelay = false;
     bool keepalive = false;
     bool linger = false;
-    bool want_writable = false; // send() hit the buffer limit: on_writable when space opens
-    bool ack_pending = false;   // an ACK is owed (delayed)
+    bool want_writable = false;    // send() hit the buffer limit: on_writable when space opens
+    bool ack_pending = false;      // an ACK is owed (delayed)
     std::uint8_t unacked_segs = 0; // full-sized segments received since our last ACK
     std::uint8_t retries = 0;      // consecutive RTO/persist/keepalive expiries
     std::uint8_t dupacks = 0;
-    std::uint8_t ka_probes = 0;    // keepalive probes sent and unanswered
-    bool linger_notify = false;    // close() with linger T: on_closed reports the outcome
-    bool dead = false;             // released; freed when the stack's entry point returns
+    std::uint8_t ka_probes = 0; // keepalive probes sent and unanswered
+    bool linger_notify = false; // close() with linger T: on_closed reports the outcome
+    bool dead = false;          // released; freed when the stack's entry point returns
 
-    std::uint16_t mss = 536;      // effective send MSS
+    std::uint16_t mss = 536; // effective send MSS
     std::uint16_t peer_mss = 536;
 
     // RTT estimation and retransmission (RFC 6298), in ns.

@@ -41,7 +41,8 @@ void TcpStack::enter_time_wait(Tcb& c) noexcept {
 
     c.dead = true;
     release(c); // out of the table: the record takes its place
-    ++stats_.transitions[static_cast<std::size_t>(from)][static_cast<std::size_t>(State::time_wait)];
+    ++stats_
+          .transitions[static_cast<std::size_t>(from)][static_cast<std::size_t>(State::time_wait)];
     --stats_.states[static_cast<std::size_t>(from)];
     c.state = State::time_wait;
     zombies_.push_back(c);
@@ -56,7 +57,8 @@ void TcpStack::drop_tw(TimeWaitRecord& tw) noexcept {
     wheel_.cancel(tw.timer);
     table_.erase(tw);
     --stats_.states[static_cast<std::size_t>(State::time_wait)];
-    ++stats_.transitions[static_cast<std::size_t>(State::time_wait)][static_cast<std::size_t>(State::closed)];
+    ++stats_.transitions[static_cast<std::size_t>(State::time_wait)]
+                        [static_cast<std::size_t>(State::closed)];
     tws_.destroy(&tw);
 }
 

@@ -16,17 +16,16 @@ namespace tcpterm::tcp {
 struct TimeWaitRecord : ConnEntry {
     TimeWaitRecord() noexcept { set_tag(true); }
 
-    Timer timer;               // 2MSL
-    Seq snd_nxt = 0;           // our sequence after our FIN
-    Seq rcv_nxt = 0;           // after the peer's FIN
+    Timer timer;     // 2MSL
+    Seq snd_nxt = 0; // our sequence after our FIN
+    Seq rcv_nxt = 0; // after the peer's FIN
     std::uint32_t ts_recent = 0;
-    std::uint16_t window = 0;  // as sent in the header (already scaled)
-    std::uint8_t flags = 0;    // kTsOk
+    std::uint16_t window = 0; // as sent in the header (already scaled)
+    std::uint8_t flags = 0;   // kTsOk
     std::uint8_t spare = 0;
 
     static constexpr std::uint8_t kTsOk = 1;
 };
 static_assert(sizeof(TimeWaitRecord) <= 64, "TIME_WAIT record must stay within 64 bytes");
-
 
 } // namespace tcpterm::tcp

@@ -18,7 +18,8 @@ std::size_t TcpStack::advance(Nanos now) noexcept {
     if (now > now_) {
         now_ = now;
     }
-    return wheel_.advance(now_, [this](Timer& t) { on_timer(t); }, cfg_.max_expiries_per_advance);
+    return wheel_.advance(
+        now_, [this](Timer& t) { on_timer(t); }, cfg_.max_expiries_per_advance);
 }
 
 void TcpStack::schedule_idle(Tcb& c) noexcept {
@@ -48,7 +49,9 @@ void TcpStack::schedule_idle(Tcb& c) noexcept {
 
 namespace {
 
-std::uint32_t orphan_limit(const TcpConfig& k) { return k.orphan_retries == 0 ? 8 : k.orphan_retries; }
+std::uint32_t orphan_limit(const TcpConfig& k) {
+    return k.orphan_retries == 0 ? 8 : k.orphan_retries;
+}
 
 } // namespace
 
@@ -84,7 +87,8 @@ void TcpStack::on_timer(Timer& t) noexcept {
             ++stats_[Counter::zero_window_probes];
             send_probe(c);
             c.retries = static_cast<std::uint8_t>(std::min(c.retries + 1, 30));
-            const Nanos backoff = std::min(c.rto << std::min<unsigned>(c.retries, 12), cfg_.tcp.rto_max);
+            const Nanos backoff =
+                std::min(c.rto << std::min<unsigned>(c.retries, 12), cfg_.tcp.rto_max);
             wheel_.start(c.rtx_timer, now_ + backoff);
             return;
         }
@@ -107,8 +111,9 @@ void TcpStack::on_timer(Timer& t) noexcept {
             ++stats_[Counter::rtx_synack];
             send_syn(c);
         } else {
-            const bool orphan_fin = c.orphan && (c.state == State::fin_wait1 ||
-                                                 c.state == State::closing || c.state == State::last_ack);
+            const bool orphan_fin =
+                c.orphan && (c.state == State::fin_wait1 || c.state == State::closing ||
+                             c.state == State::last_ack);
             const std::uint32_t limit = orphan_fin ? orphan_limit(cfg_.tcp) : cfg_.tcp.retries2;
             if (c.user_timeout > 0 && now_ - c.rtx_first >= c.user_timeout) {
                 ++stats_.expiry(TimerKind::user_timeout);

@@ -26,7 +26,7 @@ using namespace tcpterm;
 
 namespace {
 
-constexpr std::uint32_t kServerIp = 0xC6120002u; // 198.18.0.2
+constexpr std::uint32_t kServerIp = 0xC6120002u;   // 198.18.0.2
 constexpr std::uint32_t kClientBase = 0xC6130000u; // 198.19.0.0/16
 const char kRequest[64] = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
 const char kResponse[128] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
@@ -138,7 +138,8 @@ Result run(rte_mempool* mp, std::uint64_t conns, std::uint32_t batch, bool serve
     r.done = cli.done;
     r.failed = cli.failed;
     r.lifecycles_per_sec = static_cast<double>(cli.done) / secs;
-    r.server_cycles_per_lifecycle = static_cast<double>(server_cycles) / static_cast<double>(std::max<std::uint64_t>(cli.done, 1));
+    r.server_cycles_per_lifecycle = static_cast<double>(server_cycles) /
+                                    static_cast<double>(std::max<std::uint64_t>(cli.done, 1));
     r.server_tw = link.server.time_wait_count();
     r.client_tw = link.client.time_wait_count();
     return r;
@@ -169,13 +170,22 @@ int main(int argc, char** argv) {
         } else if (a == "--closer") {
             closer = val();
         } else {
-            fmt::print(stderr, "usage: tcpterm-bench-lifecycle [--conns N] [--batch N] [--closer server|client|both] [--runs N]\n");
+            fmt::print(stderr, "usage: tcpterm-bench-lifecycle [--conns N] [--batch N] [--closer "
+                               "server|client|both] [--runs N]\n");
             return 2;
         }
     }
     const std::string prefix = "--file-prefix=tcpterm-bench-" + std::to_string(getpid());
-    std::vector<std::string> eal = {"tcpterm-bench", "--no-huge", "-m", "512", "--no-pci", "--no-telemetry",
-                                    "--log-level=lib.eal:error", prefix, "-l", "0"};
+    std::vector<std::string> eal = {"tcpterm-bench",
+                                    "--no-huge",
+                                    "-m",
+                                    "512",
+                                    "--no-pci",
+                                    "--no-telemetry",
+                                    "--log-level=lib.eal:error",
+                                    prefix,
+                                    "-l",
+                                    "0"};
     std::vector<char*> eal_argv;
     for (auto& s : eal) {
         eal_argv.push_back(s.data());
@@ -184,12 +194,15 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "rte_eal_init failed (root needed)\n");
         return 1;
     }
-    rte_mempool* mp = rte_pktmbuf_pool_create("bench", 65535, 512, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    rte_mempool* mp =
+        rte_pktmbuf_pool_create("bench", 65535, 512, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     if (mp == nullptr) {
         fmt::print(stderr, "mbuf pool creation failed\n");
         return 1;
     }
-    fmt::print("| closer | lifecycles | batch | lifecycles/s (median of {}) | server cycles/lifecycle (median) | failed | TIME_WAIT kept (server/client) |\n", runs);
+    fmt::print("| closer | lifecycles | batch | lifecycles/s (median of {}) | server "
+               "cycles/lifecycle (median) | failed | TIME_WAIT kept (server/client) |\n",
+               runs);
     fmt::print("|---|---|---|---|---|---|---|\n");
     for (bool server_closes : {true, false}) {
         if ((closer == "server" && !server_closes) || (closer == "client" && server_closes)) {
@@ -208,10 +221,11 @@ int main(int argc, char** argv) {
             return v[v.size() / 2];
         };
         const Result& last = rs.back();
-        fmt::print("| {} | {} | {} | {:.0f} | {:.0f} | {} | {}/{} |\n", server_closes ? "server" : "client", last.done,
-                   batch, med([](const Result& x) { return x.lifecycles_per_sec; }),
-                   med([](const Result& x) { return x.server_cycles_per_lifecycle; }), last.failed, last.server_tw,
-                   last.client_tw);
+        fmt::print("| {} | {} | {} | {:.0f} | {:.0f} | {} | {}/{} |\n",
+                   server_closes ? "server" : "client", last.done, batch,
+                   med([](const Result& x) { return x.lifecycles_per_sec; }),
+                   med([](const Result& x) { return x.server_cycles_per_lifecycle; }), last.failed,
+                   last.server_tw, last.client_tw);
     }
     rte_mempool_free(mp);
     rte_eal_cleanup();

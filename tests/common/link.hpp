@@ -76,7 +76,9 @@ public:
         }
     }
     [[nodiscard]] Nanos now() const { return now_; }
-    [[nodiscard]] std::size_t in_flight() const { return to_server_.q.size() + to_client_.q.size(); }
+    [[nodiscard]] std::size_t in_flight() const {
+        return to_server_.q.size() + to_client_.q.size();
+    }
 
 private:
     std::size_t deliver(Wire& w, tcp::TcpStack& dst, bool to_server) {

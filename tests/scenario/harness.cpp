@@ -13,18 +13,25 @@ namespace tcpterm::test {
 
 std::string flags_str(std::uint8_t f) {
     std::string s;
-    if (f & kSyn) s += 'S';
-    if (f & kFin) s += 'F';
-    if (f & kRst) s += 'R';
-    if (f & kPsh) s += 'P';
-    if (f & kUrg) s += 'U';
-    if (f & kAck) s += '.';
+    if (f & kSyn)
+        s += 'S';
+    if (f & kFin)
+        s += 'F';
+    if (f & kRst)
+        s += 'R';
+    if (f & kPsh)
+        s += 'P';
+    if (f & kUrg)
+        s += 'U';
+    if (f & kAck)
+        s += '.';
     return s.empty() ? "-" : s;
 }
 
 std::string Out::str() const {
-    return fmt::format("{} seq {} ack {} win {} len {}{}", flags_str(flags), seq, ack, window,
-                       payload.size(), opts.has_ts ? fmt::format(" TS val {} ecr {}", opts.ts_val, opts.ts_ecr) : "");
+    return fmt::format(
+        "{} seq {} ack {} win {} len {}{}", flags_str(flags), seq, ack, window, payload.size(),
+        opts.has_ts ? fmt::format(" TS val {} ecr {}", opts.ts_val, opts.ts_ecr) : "");
 }
 
 void App::on_acceptable(tcp::Listener& l) {
@@ -81,7 +88,8 @@ namespace {
 rte_mempool* make_pool() {
     static std::atomic<int> n{0};
     const std::string name = fmt::format("sc{}", n++);
-    rte_mempool* mp = rte_pktmbuf_pool_create(name.c_str(), 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    rte_mempool* mp =
+        rte_pktmbuf_pool_create(name.c_str(), 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     if (mp == nullptr) {
         throw std::runtime_error("scenario: mbuf pool creation failed");
     }
@@ -90,11 +98,13 @@ rte_mempool* make_pool() {
 } // namespace
 
 Scenario::Scenario(tcp::StackConfig cfg, bool listen)
-    : clock_(sec(1000)), holder_{make_pool()}, mp_(holder_.mp), stack(cfg, mp_, *this, clock_.now()) {
+    : clock_(sec(1000)), holder_{make_pool()}, mp_(holder_.mp),
+      stack(cfg, mp_, *this, clock_.now()) {
     app.stack = &stack;
     if (listen) {
         int err = 0;
-        listener = stack.listen(rte_cpu_to_be_32(kEngineIp), rte_cpu_to_be_16(kEnginePort), &app, 0, &err);
+        listener =
+            stack.listen(rte_cpu_to_be_32(kEngineIp), rte_cpu_to_be_16(kEnginePort), &app, 0, &err);
         REQUIRE(listener != nullptr);
     }
 }
@@ -116,7 +126,8 @@ FourTuple Scenario::tuple(std::uint16_t peer_port, std::uint16_t eng_port) const
     return t;
 }
 
-void Scenario::peer(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, PeerOpts o, std::uint16_t port) {
+void Scenario::peer(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, PeerOpts o,
+                    std::uint16_t port) {
     rte_mbuf* m = rte_pktmbuf_alloc(mp_);
     REQUIRE(m != nullptr);
     if (!o.data.empty()) {
@@ -152,7 +163,9 @@ void Scenario::peer(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, Pe
     inject(m);
 }
 
-void Scenario::inject(rte_mbuf* m) { stack.input(m, clock_.now()); }
+void Scenario::inject(rte_mbuf* m) {
+    stack.input(m, clock_.now());
+}
 
 void Scenario::emit(rte_mbuf* m) {
     TcpSegment seg;
@@ -240,6 +253,8 @@ State Scenario::state(std::uint16_t peer_port) {
     return e->tagged() ? State::time_wait : static_cast<tcp::Tcb*>(e)->state;
 }
 
-unsigned Scenario::mbufs_in_use() const { return rte_mempool_in_use_count(mp_); }
+unsigned Scenario::mbufs_in_use() const {
+    return rte_mempool_in_use_count(mp_);
+}
 
 } // namespace tcpterm::test

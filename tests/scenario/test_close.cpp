@@ -13,7 +13,8 @@ using tcp::Counter;
 using tcp::State;
 using tcp::TimerKind;
 
-TEST_CASE("active close: FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT -> CLOSED at exactly 2MSL", "[close]") {
+TEST_CASE("active close: FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT -> CLOSED at exactly 2MSL",
+          "[close]") {
     Scenario sc;
     tcp::Tcb* c = sc.handshake();
     sc.stack.close(*c);
@@ -96,7 +97,8 @@ TEST_CASE("passive close by shutdown(WR): the application is told the close comp
 
 namespace {
 // Expects `n` retransmissions of the same segment with RTO back-off starting at `rto`.
-Nanos expect_backoff(Scenario& sc, int n, Nanos rto, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack) {
+Nanos expect_backoff(Scenario& sc, int n, Nanos rto, std::uint8_t flags, std::uint32_t seq,
+                     std::uint32_t ack) {
     for (int i = 0; i < n; ++i) {
         sc.advance(rto - ms(1));
         sc.expect_none();
@@ -108,7 +110,8 @@ Nanos expect_backoff(Scenario& sc, int n, Nanos rto, std::uint8_t flags, std::ui
 }
 } // namespace
 
-TEST_CASE("LAST_ACK with the ACK lost: FIN retransmitted, closed after the orphan retries", "[close]") {
+TEST_CASE("LAST_ACK with the ACK lost: FIN retransmitted, closed after the orphan retries",
+          "[close]") {
     Scenario sc;
     tcp::Tcb* c = sc.handshake();
     sc.peer(kFin | kAck, 1001, sc.e(1));
@@ -336,7 +339,8 @@ TEST_CASE("queued data goes out before the FIN", "[close]") {
     sc.expect_none();
 }
 
-TEST_CASE("half-closed: data and FIN arriving in FIN_WAIT2 reach the application before TIME_WAIT", "[close]") {
+TEST_CASE("half-closed: data and FIN arriving in FIN_WAIT2 reach the application before TIME_WAIT",
+          "[close]") {
     Scenario sc;
     tcp::Tcb* c = sc.handshake();
     sc.stack.shutdown(*c, tcp::Shutdown::wr);

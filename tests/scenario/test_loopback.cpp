@@ -52,7 +52,9 @@ struct Client : tcp::ConnHandler {
 
 struct Pool {
     rte_mempool* mp;
-    explicit Pool(const char* name) : mp(rte_pktmbuf_pool_create(name, 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY)) {
+    explicit Pool(const char* name)
+        : mp(rte_pktmbuf_pool_create(name, 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                     SOCKET_ID_ANY)) {
         REQUIRE(mp != nullptr);
     }
     ~Pool() {
@@ -79,14 +81,19 @@ FourTuple client_tuple(std::uint16_t port = 40000) {
 
 State state_of(tcp::TcpStack& s, const FourTuple& t) {
     ConnEntry* e = s.lookup(t);
-    return e == nullptr ? State::closed : e->tagged() ? State::time_wait : static_cast<tcp::Tcb*>(e)->state;
+    return e == nullptr  ? State::closed
+           : e->tagged() ? State::time_wait
+                         : static_cast<tcp::Tcb*>(e)->state;
 }
 
-FourTuple reversed(const FourTuple& t) { return {t.raddr, t.laddr, t.rport, t.lport}; }
+FourTuple reversed(const FourTuple& t) {
+    return {t.raddr, t.laddr, t.rport, t.lport};
+}
 
 } // namespace
 
-TEST_CASE("loopback: simultaneous close, both sides pass CLOSING and end in TIME_WAIT", "[loopback]") {
+TEST_CASE("loopback: simultaneous close, both sides pass CLOSING and end in TIME_WAIT",
+          "[loopback]") {
     Pool pool("lb_simclose");
     {
         Link link(cfg(), cfg(), pool.mp, sec(100));
@@ -94,7 +101,8 @@ TEST_CASE("loopback: simultaneous close, both sides pass CLOSING and end in TIME
         server_app.s = &link.server;
         Client client_app;
         client_app.s = &link.client;
-        REQUIRE(link.server.listen(rte_cpu_to_be_32(Scenario::kEngineIp), rte_cpu_to_be_16(80), &server_app, 0, nullptr));
+        REQUIRE(link.server.listen(rte_cpu_to_be_32(Scenario::kEngineIp), rte_cpu_to_be_16(80),
+                                   &server_app, 0, nullptr));
         tcp::Tcb* c = link.client.connect(client_tuple(), &client_app, nullptr);
         REQUIRE(c);
         link.pump();
@@ -115,7 +123,8 @@ TEST_CASE("loopback: simultaneous close, both sides pass CLOSING and end in TIME
     }
 }
 
-TEST_CASE("loopback: the SYN-ACK is dropped, the client's SYN retransmission recovers", "[loopback]") {
+TEST_CASE("loopback: the SYN-ACK is dropped, the client's SYN retransmission recovers",
+          "[loopback]") {
     Pool pool("lb_synack");
     {
         Link link(cfg(), cfg(), pool.mp, sec(100));
@@ -144,7 +153,8 @@ TEST_CASE("loopback: the SYN-ACK is dropped, the client's SYN retransmission rec
     }
 }
 
-TEST_CASE("loopback: 1 MiB echoed intact through 2% loss, duplication and reordering", "[loopback]") {
+TEST_CASE("loopback: 1 MiB echoed intact through 2% loss, duplication and reordering",
+          "[loopback]") {
     Pool pool("lb_lossy");
     {
         tcp::StackConfig k = cfg();
@@ -184,7 +194,8 @@ TEST_CASE("loopback: 1 MiB echoed intact through 2% loss, duplication and reorde
         std::size_t sent = 0;
         for (int i = 0; i < 200'000 && client_app.got.size() < data.size(); ++i) {
             if (sent < data.size()) {
-                long n = link.client.send(*c, data.data() + sent, std::min<std::size_t>(64 * 1024, data.size() - sent));
+                long n = link.client.send(*c, data.data() + sent,
+                                          std::min<std::size_t>(64 * 1024, data.size() - sent));
                 if (n > 0) {
                     sent += static_cast<std::size_t>(n);
                 }
@@ -194,9 +205,12 @@ TEST_CASE("loopback: 1 MiB echoed intact through 2% loss, duplication and reorde
         }
         REQUIRE(client_app.got.size() == data.size());
         CHECK(client_app.got == data);
-        CHECK(link.client.stats()[tcp::Counter::rtx_data] + link.client.stats()[tcp::Counter::fast_retransmits] > 0);
+        CHECK(link.client.stats()[tcp::Counter::rtx_data] +
+                  link.client.stats()[tcp::Counter::fast_retransmits] >
+              0);
         link.client.close(*c);
-        for (int i = 0; i < 1000 && state_of(link.client, client_tuple()) != State::time_wait; ++i) {
+        for (int i = 0; i < 1000 && state_of(link.client, client_tuple()) != State::time_wait;
+             ++i) {
             link.pump();
             link.advance(ms(50));
         }

@@ -173,7 +173,8 @@ TEST_CASE("listener: accept queue full -> final ACK ignored, SYN-ACK retried", "
     Scenario sc;
     sc.app.auto_accept = false;
     sc.stack.close_listener(*sc.listener);
-    sc.listener = sc.stack.listen(rte_cpu_to_be_32(Scenario::kEngineIp), rte_cpu_to_be_16(80), &sc.app, 1, nullptr);
+    sc.listener = sc.stack.listen(rte_cpu_to_be_32(Scenario::kEngineIp), rte_cpu_to_be_16(80),
+                                  &sc.app, 1, nullptr);
     REQUIRE(sc.listener);
     sc.peer(kSyn, 1000, 0, {.mss = 1460}, 40001);
     sc.expect(kSyn | kAck, sc.e(0), 1001);

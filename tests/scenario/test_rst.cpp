@@ -123,7 +123,8 @@ TEST_CASE("challenge ACKs are limited per second, with a randomised budget", "[r
 }
 
 TEST_CASE("out-of-window segments in each closing state are answered with an ACK", "[rst]") {
-    for (State s : {State::fin_wait1, State::fin_wait2, State::close_wait, State::closing, State::last_ack}) {
+    for (State s :
+         {State::fin_wait1, State::fin_wait2, State::close_wait, State::closing, State::last_ack}) {
         DYNAMIC_SECTION("state " << tcp::state_name(s)) {
             Scenario sc;
             const std::uint32_t rcv_nxt = reach(sc, s);
@@ -157,7 +158,8 @@ TEST_CASE("closed port: SYN gets RST+ACK, ACK gets RST, RST gets nothing", "[rst
     CHECK(sc.stats().drop(tcp::TcpDrop::no_listener_rst_in) == 1);
 }
 
-TEST_CASE("listener close resets SYN_RECV and accept-queue connections, not accepted ones", "[rst]") {
+TEST_CASE("listener close resets SYN_RECV and accept-queue connections, not accepted ones",
+          "[rst]") {
     Scenario sc;
     sc.app.auto_accept = false;
     // One accepted, one waiting in the accept queue, one half-open.

@@ -72,7 +72,8 @@ TEST_CASE("TIME_WAIT: SYN at or below RCV.NXT gets the old ACK", "[time_wait]") 
     CHECK(sc.stats()[Counter::tw_old_ack] == 1);
 }
 
-TEST_CASE("TIME_WAIT: a SYN with a newer timestamp is accepted even below RCV.NXT (RFC 6191)", "[time_wait]") {
+TEST_CASE("TIME_WAIT: a SYN with a newer timestamp is accepted even below RCV.NXT (RFC 6191)",
+          "[time_wait]") {
     tcp::StackConfig cfg = Scenario::defaults();
     cfg.tcp.timestamps = true;
     Scenario sc(cfg);
@@ -127,7 +128,8 @@ TEST_CASE("max_tw_buckets: past the cap, connections close without TIME_WAIT", "
     CHECK(sc.tw_count() == 1);
 }
 
-TEST_CASE("tw_reuse: connect() reuses a TIME_WAIT four-tuple only with timestamps, after 1 s", "[time_wait]") {
+TEST_CASE("tw_reuse: connect() reuses a TIME_WAIT four-tuple only with timestamps, after 1 s",
+          "[time_wait]") {
     for (bool reuse : {false, true}) {
         tcp::StackConfig cfg = Scenario::defaults();
         cfg.tcp.timestamps = true;
@@ -135,7 +137,8 @@ TEST_CASE("tw_reuse: connect() reuses a TIME_WAIT four-tuple only with timestamp
         Scenario sc(cfg, false);
         tcp::Tcb* c = sc.stack.connect(sc.tuple(), &sc.app, nullptr);
         Out syn = sc.expect(kSyn, sc.e(0), 0);
-        sc.peer(kSyn | kAck, 5000, sc.e(1), {.mss = 1460, .ts = true, .ts_val = 7, .ts_ecr = syn.opts.ts_val});
+        sc.peer(kSyn | kAck, 5000, sc.e(1),
+                {.mss = 1460, .ts = true, .ts_val = 7, .ts_ecr = syn.opts.ts_val});
         sc.expect(kAck, sc.e(1), 5001);
         sc.stack.close(*c);
         sc.expect(kFin | kAck, sc.e(1), 5001);
@@ -159,7 +162,8 @@ TEST_CASE("tw_reuse: connect() reuses a TIME_WAIT four-tuple only with timestamp
     }
 }
 
-TEST_CASE("TIME_WAIT: a new SYN the listener cannot take leaves the record in place", "[time_wait]") {
+TEST_CASE("TIME_WAIT: a new SYN the listener cannot take leaves the record in place",
+          "[time_wait]") {
     Scenario sc;
     to_time_wait(sc);
     sc.stack.set_accepting(false); // backpressure

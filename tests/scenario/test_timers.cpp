@@ -127,7 +127,8 @@ TEST_CASE("retransmission exhaustion aborts ESTABLISHED with RST and ETIMEDOUT",
     CHECK(sc.stats().rst(tcp::RstReason::rtx_timeout) == 1);
 }
 
-TEST_CASE("RTO: the estimator follows RFC 6298 and the retransmission restores the flow", "[timers]") {
+TEST_CASE("RTO: the estimator follows RFC 6298 and the retransmission restores the flow",
+          "[timers]") {
     Scenario sc;
     tcp::Tcb* c = sc.handshake();
     sc.stack.send(*c, "a", 1);

@@ -12,9 +12,17 @@
 
 int main(int argc, char** argv) {
     const std::string prefix = "--file-prefix=tcpterm-test-" + std::to_string(getpid());
-    std::vector<std::string> eal_args = {"tcpterm-test", "--no-huge", "-m", "128", "--no-pci",
-                                         "--vdev=net_null0", "--log-level=lib.eal:error",
-                                         "--no-telemetry", prefix, "-l", "0"};
+    std::vector<std::string> eal_args = {"tcpterm-test",
+                                         "--no-huge",
+                                         "-m",
+                                         "128",
+                                         "--no-pci",
+                                         "--vdev=net_null0",
+                                         "--log-level=lib.eal:error",
+                                         "--no-telemetry",
+                                         prefix,
+                                         "-l",
+                                         "0"};
     std::vector<char*> eal_argv;
     for (auto& a : eal_args) {
         eal_argv.push_back(a.data());

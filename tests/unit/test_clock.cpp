@@ -17,7 +17,8 @@ TEST_CASE("clock: manual clock moves only when told", "[clock]") {
 }
 
 TEST_CASE("clock: TSC conversion is exact enough at common frequencies", "[clock]") {
-    for (std::uint64_t hz : {1'000'000'000ull, 2'100'000'000ull, 2'994'375'000ull, 3'700'000'000ull}) {
+    for (std::uint64_t hz :
+         {1'000'000'000ull, 2'100'000'000ull, 2'994'375'000ull, 3'700'000'000ull}) {
         TscClock c(hz, 0);
         // One hour of cycles converts to one hour within 10 us (3 ppb: far below the TSC
         // calibration's own error).

@@ -58,8 +58,8 @@ TEST_CASE("wheel: deadline inside a tick rounds up, never down", "[wheel]") {
 
 TEST_CASE("wheel: DPVS regression, 17 ms armed at every phase fires at 17 ms", "[wheel]") {
     // Arm at every offset around level-0 and level-1 boundaries; each must fire 17 ticks later.
-    for (std::uint64_t start : {0ull, 200ull, 239ull, 240ull, 250ull, 255ull, 256ull, 65530ull,
-                                65535ull, 16777210ull}) {
+    for (std::uint64_t start :
+         {0ull, 200ull, 239ull, 240ull, 250ull, 255ull, 256ull, 65530ull, 65535ull, 16777210ull}) {
         TimerWheel w(kTick, 0);
         w.advance(ms(start), [](Timer&) {});
         Rec r;
@@ -83,11 +83,16 @@ TEST_CASE("wheel: property test, 100k random deadlines vs reference model", "[wh
     std::uniform_int_distribution<int> level_pick(0, 4);
     auto random_delay = [&]() -> std::uint64_t {
         switch (level_pick(rng)) {
-        case 0: return rng() % 300;
-        case 1: return rng() % 70'000;
-        case 2: return rng() % 17'000'000;
-        case 3: return rng() % 4'300'000'000ull;
-        default: return 4'294'967'296ull + rng() % 9'000'000'000ull;
+        case 0:
+            return rng() % 300;
+        case 1:
+            return rng() % 70'000;
+        case 2:
+            return rng() % 17'000'000;
+        case 3:
+            return rng() % 4'300'000'000ull;
+        default:
+            return 4'294'967'296ull + rng() % 9'000'000'000ull;
         }
     };
 
@@ -143,7 +148,8 @@ TEST_CASE("wheel: property test, 100k random deadlines vs reference model", "[wh
 TEST_CASE("wheel: every cascade boundary, level by level", "[wheel]") {
     // For each level boundary B (256, 65536, 2^24, 2^32) arm timers at B-1, B, B+1 from tick 0
     // and from just before B, and check the exact firing tick.
-    for (std::uint64_t b : {std::uint64_t{256}, std::uint64_t{65536}, std::uint64_t{16777216}, std::uint64_t{4294967296}}) {
+    for (std::uint64_t b : {std::uint64_t{256}, std::uint64_t{65536}, std::uint64_t{16777216},
+                            std::uint64_t{4294967296}}) {
         for (std::uint64_t from : {std::uint64_t{0}, b - 2}) {
             TimerWheel w(kTick, 0);
             w.advance(ms(from), [](Timer&) {});

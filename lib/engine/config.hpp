@@ -1,0 +1,88 @@
+// The engine's configuration: what tcpterm.toml says, after validation. The schema in
+// config_schema.cpp is the single source for every key (type, unit, default, range, whether it
+// can be reloaded, description): it validates files and generates docs/configuration.md.
+#pragma once
+
+#include "base/clock.hpp"
+#include "tcp/config.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tcpterm::engine {
+
+struct Ipv4Prefix {
+    std::uint32_t addr = 0; // host order
+    std::uint8_t len = 32;
+};
+
+struct PortConfig {
+    std::string device;                   // vdev spec ("net_tap0,iface=tcpterm0") or PCI address
+    std::vector<Ipv4Prefix> addresses;    // owned addresses with their subnet
+    std::optional<std::uint32_t> gateway; // host order; next hop outside the subnets
+    std::uint16_t mtu = 1500;
+    std::uint16_t rx_desc = 1024;
+    std::uint16_t tx_desc = 1024;
+    bool checksum_offload = true; // use the NIC's checksum offload when it has it
+    bool rss = true;              // use RSS (symmetric key) when the NIC has it and workers > 1
+    bool promiscuous = false;
+};
+
+enum class Service : std::uint8_t { echo, discard, http };
+enum class Closer : std::uint8_t { server, client };
+
+struct ListenerConfig {
+    std::uint32_t address = 0; // host order; 0 = any owned address
+    std::uint16_t port = 0;
+    Service service = Service::echo;
+    std::uint32_t backlog = 0;              // 0 = [tcp] backlog
+    std::uint32_t http_response_size = 128; // body bytes of the fixed HTTP response
+    Closer http_closer = Closer::client;    // who closes first after the response
+    bool keepalive = false;                 // SO_KEEPALIVE on accepted connections
+};
+
+struct EngineConfig {
+    std::string source; // file it was read from (for messages)
+
+    // [eal]
+    std::vector<std::string> eal_args; // extra EAL arguments (e.g. "--no-huge", "-m", "512")
+    std::string file_prefix;           // --file-prefix; empty = "tcpterm"
+
+    // [engine]
+    std::uint32_t workers = 1;   // worker lcores (each owns RX/TX queue i of every port)
+    std::uint32_t mbufs = 32767; // per socket mbuf pool size
+    std::uint32_t mbuf_cache = 256;
+    std::uint16_t rx_burst = 32;
+    std::uint32_t max_connections = 65536; // control blocks per worker
+    std::uint32_t max_time_wait = 262144;  // TIME_WAIT record pool per worker
+    Nanos timer_tick = ms(1);
+    std::uint32_t max_expiries = 4096; // timers fired per loop iteration at most
+    Nanos drain_timeout = sec(30);     // graceful stop: established connections get this long
+    Nanos arp_timeout = sec(60);       // ARP cache entry lifetime
+    bool pdump = true;                 // initialise rte_pdump so dpdk-dumpcap can attach
+
+    // [[port]], [[listener]], [tcp]
+    std::vector<PortConfig> ports;
+    std::vector<ListenerConfig> listeners;
+    tcp::TcpConfig tcp;
+};
+
+/// A configuration error: file:line:column: key: what is wrong (and the valid range).
+struct ConfigError {
+    std::string message;
+};
+
+/// Parses and validates a TOML file. Unknown keys and out-of-range values are errors; every error
+/// found is returned (not only the first). On success `errors` is empty.
+EngineConfig load_config(const std::string& path, std::vector<ConfigError>& errors);
+/// Same, from a string (tests); `name` is used in messages.
+EngineConfig parse_config(const std::string& text, const std::string& name,
+                          std::vector<ConfigError>& errors);
+/// docs/configuration.md, generated from the schema.
+std::string config_reference_markdown();
+/// config/tcpterm.toml: every key with its default and a comment, generated from the schema.
+std::string config_defaults_toml();
+
+} // namespace tcpterm::engine

@@ -1,0 +1,149 @@
+#include "engine/services.hpp"
+
+#include "tcp/stack.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace tcpterm::engine {
+
+namespace {
+
+// Per-connection HTTP parse state, kept in Tcb::user (no allocation): how much of "\r\n\r\n" and
+// of "connection: close" has been matched so far, and whether the request asked to close.
+struct HttpState {     // trivial (value-initialised with {}), so it can live in the pointer's bytes
+    std::uint8_t crlf; // bytes of "\r\n\r\n" matched
+    std::uint8_t close_hdr; // bytes of "connection: close" matched
+    bool wants_close;
+};
+static_assert(sizeof(HttpState) <= sizeof(void*));
+
+HttpState load(const tcp::Tcb& c) {
+    HttpState s{};
+    std::memcpy(&s, &c.user, sizeof s);
+    return s;
+}
+void store(tcp::Tcb& c, const HttpState& s) {
+    std::memcpy(&c.user, &s, sizeof s);
+}
+
+constexpr char kEnd[] = "\r\n\r\n";
+constexpr char kClose[] = "connection: close";
+
+} // namespace
+
+ServiceApp::ServiceApp(const ListenerConfig& cfg, tcp::TcpStack& stack) : cfg_(cfg), stack_(stack) {
+    if (cfg_.service == Service::http) {
+        response_ = fmt::format("HTTP/1.1 200 OK\r\nServer: tcpterm\r\nContent-Type: text/plain\r\n"
+                                "Content-Length: {}\r\n\r\n",
+                                cfg_.http_response_size);
+        response_.append(cfg_.http_response_size, 'x');
+    }
+}
+
+void ServiceApp::on_acceptable(tcp::Listener& l) {
+    while (tcp::Tcb* c = stack_.accept(l, this)) {
+        c->user = nullptr;
+        if (cfg_.keepalive) {
+            stack_.set_keepalive(*c, true);
+        }
+    }
+}
+
+void ServiceApp::on_readable(tcp::Tcb& c) {
+    switch (cfg_.service) {
+    case Service::echo:
+        echo(c);
+        break;
+    case Service::discard: {
+        char buf[2048];
+        while (stack_.recv(c, buf, sizeof buf) > 0) {
+        }
+        break;
+    }
+    case Service::http:
+        http(c);
+        break;
+    }
+}
+
+// Echo with flow control: read only what the send buffer can take; the rest stays in the
+// receive queue (closing our window) until on_writable.
+void ServiceApp::echo(tcp::Tcb& c) {
+    char buf[2048];
+    for (;;) {
+        const std::size_t room = c.send_space();
+        if (room == 0) {
+            c.want_writable = true;
+            return;
+        }
+        const std::size_t n = stack_.recv(c, buf, std::min(room, sizeof buf));
+        if (n == 0) {
+            if (stack_.peer_closed(c)) {
+                stack_.close(c); // everything echoed: now close our side too
+            }
+            return;
+        }
+        if (stack_.send(c, buf, n) < 0 || c.dead) {
+            return;
+        }
+    }
+}
+
+void ServiceApp::http(tcp::Tcb& c) {
+    char buf[2048];
+    std::size_t n;
+    HttpState st = load(c);
+    while ((n = stack_.recv(c, buf, sizeof buf)) > 0) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const char ch = buf[i];
+            st.crlf =
+                ch == kEnd[st.crlf] ? static_cast<std::uint8_t>(st.crlf + 1) : (ch == '\r' ? 1 : 0);
+            const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            st.close_hdr = lower == kClose[st.close_hdr]
+                               ? static_cast<std::uint8_t>(st.close_hdr + 1)
+                               : (lower == kClose[0] ? 1 : 0);
+            if (st.close_hdr == sizeof kClose - 1) {
+                st.wants_close = true;
+                st.close_hdr = 0;
+            }
+            if (st.crlf == 4) {
+                // One complete request: answer it.
+                ++requests_;
+                stack_.send(c, response_.data(), response_.size());
+                if (c.dead) {
+                    return;
+                }
+                if (st.wants_close || cfg_.http_closer == Closer::server) {
+                    stack_.close(c);
+                    return;
+                }
+                st = HttpState{};
+            }
+        }
+    }
+    store(c, st);
+}
+
+void ServiceApp::on_writable(tcp::Tcb& c) {
+    if (cfg_.service == Service::echo) {
+        echo(c);
+    }
+}
+
+void ServiceApp::on_peer_fin(tcp::Tcb& c) {
+    // The client is done. Echo closes once everything is echoed (closing with bytes unread would
+    // send a RST); the others have read everything already.
+    if (cfg_.service == Service::echo) {
+        echo(c);
+    } else {
+        stack_.close(c);
+    }
+}
+
+void ServiceApp::on_closed(tcp::Tcb&, int) {}
+
+} // namespace tcpterm::engine

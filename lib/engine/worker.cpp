@@ -1,0 +1,342 @@
+#include "engine/worker.hpp"
+
+#include "net/arp.hpp"
+#include "net/ether.hpp"
+#include "net/icmp.hpp"
+
+#include <fmt/core.h>
+#include <rte_arp.h>
+#include <rte_byteorder.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <stdexcept>
+
+namespace tcpterm::engine {
+
+namespace {
+
+tcp::StackConfig stack_config(const EngineConfig& cfg, net::Checksum csum, unsigned index) {
+    tcp::StackConfig s;
+    s.tcp = cfg.tcp;
+    s.max_connections = cfg.max_connections;
+    s.max_time_wait = cfg.max_time_wait;
+    s.timer_tick = cfg.timer_tick;
+    s.max_expiries_per_advance = cfg.max_expiries;
+    s.checksum = csum;
+    // A per-boot secret for ISNs and timestamp offsets, different per worker.
+    s.isn_secret =
+        static_cast<std::uint32_t>(TscClock::cycles() * 2654435761u) ^ (index * 0x9E3779B9u);
+    return s;
+}
+
+bool in_prefix(std::uint32_t ip, const Ipv4Prefix& p) {
+    const std::uint32_t mask = p.len == 0 ? 0 : ~std::uint32_t{0} << (32 - p.len);
+    return (ip & mask) == (p.addr & mask);
+}
+
+} // namespace
+
+Worker::Worker(unsigned index, unsigned lcore, const EngineConfig& cfg,
+               std::vector<PortRuntime> ports, rte_mempool* mp, net::Checksum csum,
+               const TscClock& clock)
+    : index_(index), lcore_(lcore), cfg_(cfg), ports_(std::move(ports)), mp_(mp), clock_(clock),
+      stack_(stack_config(cfg, csum, index), mp, *this, clock.now()), arp_(1024, cfg.arp_timeout) {
+    const std::string name = fmt::format("tcpterm_ctl_{}", index);
+    ring_ = rte_ring_create(name.c_str(), 64, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    if (ring_ == nullptr) {
+        throw std::runtime_error("worker: control ring creation failed");
+    }
+    load_.lcore = lcore;
+    for (PortRuntime& p : ports_) {
+        p.txb = static_cast<rte_eth_dev_tx_buffer*>(
+            rte_zmalloc_socket("tx_buffer", RTE_ETH_TX_BUFFER_SIZE(32), 0, SOCKET_ID_ANY));
+        if (p.txb == nullptr || rte_eth_tx_buffer_init(p.txb, 32) != 0) {
+            throw std::runtime_error("worker: tx buffer allocation failed");
+        }
+        rte_eth_tx_buffer_set_err_callback(p.txb, rte_eth_tx_buffer_count_callback,
+                                           &load_.tx_dropped);
+    }
+    open_listeners();
+}
+
+Worker::~Worker() {
+    for (PortRuntime& p : ports_) {
+        rte_free(p.txb);
+    }
+    rte_ring_free(ring_);
+}
+
+void Worker::open_listeners() noexcept {
+    for (const ListenerConfig& l : cfg_.listeners) {
+        auto app = std::make_unique<ServiceApp>(l, stack_);
+        int err = 0;
+        tcp::Listener* lst = stack_.listen(rte_cpu_to_be_32(l.address), rte_cpu_to_be_16(l.port),
+                                           app.get(), l.backlog, &err);
+        if (lst == nullptr) {
+            fmt::print(stderr, "worker {}: listen on port {} failed: errno {}\n", index_, l.port,
+                       err);
+            continue;
+        }
+        listeners_.push_back(lst);
+        services_.push_back(std::move(app));
+    }
+}
+
+bool Worker::post(Command& c) noexcept {
+    return rte_ring_mp_enqueue(ring_, &c) == 0;
+}
+
+bool Worker::owns(std::uint32_t ip) const noexcept {
+    for (const PortRuntime& p : ports_) {
+        for (const Ipv4Prefix& a : p.addresses) {
+            if (a.addr == ip) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+PortRuntime* Worker::route(std::uint32_t dst, std::uint32_t& next_hop) noexcept {
+    for (PortRuntime& p : ports_) {
+        for (const Ipv4Prefix& a : p.addresses) {
+            if (in_prefix(dst, a)) {
+                next_hop = dst;
+                return &p;
+            }
+        }
+    }
+    for (PortRuntime& p : ports_) {
+        if (p.gateway) {
+            next_hop = *p.gateway;
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
+void Worker::send_l2(PortRuntime& p, rte_mbuf* m, const rte_ether_addr& dst,
+                     std::uint16_t ether_type) noexcept {
+    if (!net::prepend_ether(m, p.mac, dst, ether_type)) {
+        rte_pktmbuf_free(m);
+        ++load_.tx_dropped;
+        return;
+    }
+    ++load_.tx_packets;
+    rte_eth_tx_buffer(p.port_id, p.queue, p.txb, m);
+}
+
+// The TCP stack's output: route, resolve the next hop, frame, buffer for tx_burst.
+void Worker::emit(rte_mbuf* m) noexcept {
+    const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
+    const std::uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
+    std::uint32_t hop = 0;
+    PortRuntime* p = route(dst, hop);
+    if (p == nullptr) {
+        rte_pktmbuf_free(m);
+        ++load_.arp_unresolved_drops;
+        return;
+    }
+    if (const rte_ether_addr* mac = arp_.lookup(hop, now_)) {
+        send_l2(*p, m, *mac, RTE_ETHER_TYPE_IPV4);
+        return;
+    }
+    bool request = false;
+    if (!arp_.hold(hop, m, now_, request)) {
+        rte_pktmbuf_free(m);
+        ++load_.arp_unresolved_drops;
+    }
+    if (request) {
+        if (rte_mbuf* req = net::build_arp_request(
+                mp_, p->mac, rte_cpu_to_be_32(p->addresses.front().addr), rte_cpu_to_be_32(hop))) {
+            ++load_.arp_requests;
+            ++load_.tx_packets;
+            rte_eth_tx_buffer(p->port_id, p->queue, p->txb, req);
+        }
+    }
+}
+
+void Worker::arp_input(PortRuntime& p, rte_mbuf* m) noexcept {
+    net::ArpInfo a;
+    if (net::parse_arp(m, a) != net::NetDrop::none) {
+        ++load_.l2_drops;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    const std::uint32_t sip =
+        rte_be_to_cpu_32(a.sip); // lib/net keeps ARP addresses in network order
+    const bool for_us = owns(rte_be_to_cpu_32(a.tip));
+    // Learn the sender if it talks to us (RFC 826's merge rule, limited to our own traffic).
+    if (for_us || arp_.lookup(sip, now_) != nullptr) {
+        std::size_t n = 0;
+        rte_mbuf** waiting = arp_.learn(sip, a.sha, now_, n);
+        for (std::size_t i = 0; i < n; ++i) {
+            send_l2(p, waiting[i], a.sha, RTE_ETHER_TYPE_IPV4);
+        }
+    }
+    if (for_us && a.op == RTE_ARP_OP_REQUEST && net::arp_make_reply(m, p.mac)) {
+        ++load_.arp_replies;
+        ++load_.tx_packets;
+        rte_eth_tx_buffer(p.port_id, p.queue, p.txb, m);
+        return;
+    }
+    rte_pktmbuf_free(m);
+}
+
+void Worker::rx(PortRuntime& p, rte_mbuf* m) noexcept {
+    net::EtherInfo eth;
+    if (net::parse_ether(m, eth) != net::NetDrop::none) {
+        ++load_.l2_drops;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if (eth.ether_type == RTE_ETHER_TYPE_ARP) {
+        arp_input(p, m);
+        return;
+    }
+    if (rte_pktmbuf_data_len(m) < sizeof(rte_ipv4_hdr)) {
+        ++load_.l2_drops;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
+    if (!owns(rte_be_to_cpu_32(ip->dst_addr))) {
+        ++load_.l2_drops; // not addressed to us (promiscuous port, broadcast)
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if (ip->next_proto_id == IPPROTO_TCP) {
+        stack_.input(m, now_);
+        return;
+    }
+    if (ip->next_proto_id == IPPROTO_ICMP) {
+        net::Ipv4Info info;
+        if (net::parse_ipv4(m, info) == net::NetDrop::none &&
+            net::icmp_echo_reply(m, info, cfg_.tcp.ttl) == net::NetDrop::none) {
+            ++load_.icmp_echo;
+            send_l2(p, m, eth.src, RTE_ETHER_TYPE_IPV4);
+            return;
+        }
+    }
+    ++load_.l2_drops;
+    rte_pktmbuf_free(m);
+}
+
+void Worker::gratuitous_arp() noexcept {
+    for (PortRuntime& p : ports_) {
+        for (const Ipv4Prefix& a : p.addresses) {
+            if (rte_mbuf* g = net::build_gratuitous_arp(mp_, p.mac, rte_cpu_to_be_32(a.addr))) {
+                ++load_.tx_packets;
+                rte_eth_tx_buffer(p.port_id, p.queue, p.txb, g);
+            }
+        }
+        rte_eth_tx_buffer_flush(p.port_id, p.queue, p.txb);
+    }
+}
+
+void Worker::control() noexcept {
+    void* obj = nullptr;
+    while (rte_ring_sc_dequeue(ring_, &obj) == 0) {
+        auto* c = static_cast<Command*>(obj);
+        switch (c->kind) {
+        case Command::Kind::list_conns:
+            c->total = 0;
+            stack_.for_each_connection([&](const ConnEntry& e, tcp::State s) {
+                if (!c->any_state && s != c->state) {
+                    return;
+                }
+                ++c->total;
+                if (c->conns.size() < c->conns.capacity()) {
+                    ConnInfo ci{};
+                    ci.laddr = rte_be_to_cpu_32(e.key.laddr);
+                    ci.raddr = rte_be_to_cpu_32(e.key.raddr);
+                    ci.lport = rte_be_to_cpu_16(e.key.lport);
+                    ci.rport = rte_be_to_cpu_16(e.key.rport);
+                    ci.state = s;
+                    if (!e.tagged()) {
+                        const auto& t = static_cast<const tcp::Tcb&>(e);
+                        ci.send_queue = t.snd_q.bytes();
+                        ci.recv_queue = t.rcv_q.bytes();
+                    }
+                    ci.worker = static_cast<std::uint16_t>(index_);
+                    c->conns.push_back(ci); // within reserved capacity: no allocation
+                }
+            });
+            break;
+        case Command::Kind::stop_accept: {
+            const std::uint64_t before = stack_.stats()[tcp::Counter::listener_resets];
+            for (tcp::Listener* l : listeners_) {
+                stack_.close_listener(*l);
+            }
+            listeners_.clear();
+            c->count = stack_.stats()[tcp::Counter::listener_resets] - before;
+            break;
+        }
+        case Command::Kind::reset_all:
+            c->count = stack_.reset_all();
+            break;
+        }
+        c->done.store(true, std::memory_order_release);
+    }
+}
+
+// Every ~1k loops: control messages, backpressure, ARP queue expiry.
+void Worker::housekeeping() noexcept {
+    control();
+    const unsigned avail = rte_mempool_avail_count(mp_);
+    const unsigned size = mp_->size;
+    const bool mbufs_low = avail < size / 10;
+    const bool table_high =
+        stack_.tcb_count() * 100 >= static_cast<std::size_t>(cfg_.max_connections) * 95;
+    stack_.set_accepting(!(mbufs_low || table_high));
+    load_.syn_refused_backpressure = stack_.stats()[tcp::Counter::syn_backpressure];
+    load_.arp_unresolved_drops += arp_.expire(now_);
+}
+
+int Worker::run() noexcept {
+    now_ = clock_.now();
+    gratuitous_arp();
+    rte_mbuf* pkts[512];
+    const std::uint16_t burst = std::min<std::uint16_t>(cfg_.rx_burst, 512);
+    while (!stop_.load(std::memory_order_acquire)) {
+        const std::uint64_t t0 = TscClock::cycles();
+        now_ = clock_.now();
+        bool busy = false;
+        for (PortRuntime& p : ports_) {
+            const std::uint16_t n = rte_eth_rx_burst(p.port_id, p.queue, pkts, burst);
+            if (n == 0) {
+                continue;
+            }
+            busy = true;
+            load_.rx_packets += n;
+            for (std::uint16_t i = 0; i < n; ++i) {
+                if (i + 1 < n) {
+                    rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+                }
+                rx(p, pkts[i]);
+            }
+        }
+        if (stack_.advance(now_) > 0) {
+            busy = true;
+        }
+        for (PortRuntime& p : ports_) {
+            rte_eth_tx_buffer_flush(p.port_id, p.queue, p.txb);
+        }
+        if ((++load_.loops & 1023) == 0) {
+            housekeeping();
+        }
+        const std::uint64_t dt = TscClock::cycles() - t0;
+        (busy ? load_.busy_cycles : load_.idle_cycles) += dt;
+    }
+    for (PortRuntime& p : ports_) {
+        rte_eth_tx_buffer_flush(p.port_id, p.queue, p.txb);
+    }
+    control(); // answer anything posted while stopping
+    return 0;
+}
+
+} // namespace tcpterm::engine

@@ -1,0 +1,90 @@
+// Worker: one poll-mode lcore. It owns RX/TX queue `index` of every port, its TcpStack (table,
+// wheel, pools, counters), its ARP cache and its services, and runs
+//   rx_burst -> Ethernet -> ARP / ICMP inline, TCP to the stack -> timers -> tx flush
+// with no locks, no allocation and no system calls. Other threads reach it only through its
+// control ring (control.hpp) and by reading its counters.
+#pragma once
+
+#include "base/tsc_clock.hpp"
+#include "engine/arp_cache.hpp"
+#include "engine/config.hpp"
+#include "engine/control.hpp"
+#include "engine/services.hpp"
+#include "engine/telemetry.hpp"
+#include "net/packet.hpp"
+#include "tcp/stack.hpp"
+
+#include <rte_ether.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <vector>
+
+struct rte_eth_dev_tx_buffer;
+struct rte_mbuf;
+struct rte_mempool;
+struct rte_ring;
+
+namespace tcpterm::engine {
+
+/// A port as one worker sees it.
+struct PortRuntime {
+    std::uint16_t port_id = 0;
+    std::uint16_t queue = 0;
+    rte_ether_addr mac{};
+    std::vector<Ipv4Prefix> addresses;
+    std::optional<std::uint32_t> gateway; // host order
+    rte_eth_dev_tx_buffer* txb = nullptr;
+};
+
+class Worker final : tcp::SegmentSink {
+public:
+    Worker(unsigned index, unsigned lcore, const EngineConfig& cfg, std::vector<PortRuntime> ports,
+           rte_mempool* mp, net::Checksum csum, const TscClock& clock);
+    ~Worker() override;
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    /// The poll loop; returns after request_stop().
+    int run() noexcept;
+    void request_stop() noexcept { stop_.store(true, std::memory_order_release); }
+
+    /// Posts a control command (from another thread); false if the ring is full.
+    bool post(Command& c) noexcept;
+
+    [[nodiscard]] unsigned index() const noexcept { return index_; }
+    [[nodiscard]] unsigned lcore() const noexcept { return lcore_; }
+    [[nodiscard]] const WorkerLoad& load() const noexcept { return load_; }
+    [[nodiscard]] const tcp::TcpStats& tcp_stats() const noexcept { return stack_.stats(); }
+
+private:
+    void emit(rte_mbuf* m) noexcept override;
+    void rx(PortRuntime& p, rte_mbuf* m) noexcept;
+    void arp_input(PortRuntime& p, rte_mbuf* m) noexcept;
+    void send_l2(PortRuntime& p, rte_mbuf* m, const rte_ether_addr& dst,
+                 std::uint16_t ether_type) noexcept;
+    [[nodiscard]] bool owns(std::uint32_t ip) const noexcept;
+    PortRuntime* route(std::uint32_t dst, std::uint32_t& next_hop) noexcept;
+    void control() noexcept;
+    void housekeeping() noexcept;
+    void open_listeners() noexcept;
+    void gratuitous_arp() noexcept;
+
+    unsigned index_;
+    unsigned lcore_;
+    const EngineConfig& cfg_;
+    std::vector<PortRuntime> ports_;
+    rte_mempool* mp_;
+    const TscClock& clock_;
+    tcp::TcpStack stack_;
+    ArpCache arp_;
+    std::vector<std::unique_ptr<ServiceApp>> services_;
+    std::vector<tcp::Listener*> listeners_;
+    rte_ring* ring_ = nullptr;
+    WorkerLoad load_;
+    std::atomic<bool> stop_{false};
+    Nanos now_ = 0;
+};
+
+} // namespace tcpterm::engine
