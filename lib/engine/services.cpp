@@ -93,36 +93,46 @@ void ServiceApp::echo(tcp::Tcb& c) {
     }
 }
 
+// Reads one request at a time (peek, then consume only up to the end of the request), as a
+// server that parses requests in order does: bytes a client pipelines after a request that closes
+// the connection stay unread, and close() then answers them with RST (RFC 2525 2.17).
 void ServiceApp::http(tcp::Tcb& c) {
     char buf[2048];
-    std::size_t n;
     HttpState st = load(c);
-    while ((n = stack_.recv(c, buf, sizeof buf)) > 0) {
-        for (std::size_t i = 0; i < n; ++i) {
-            const char ch = buf[i];
-            st.crlf =
-                ch == kEnd[st.crlf] ? static_cast<std::uint8_t>(st.crlf + 1) : (ch == '\r' ? 1 : 0);
+    for (;;) {
+        const std::size_t n = stack_.peek(c, buf, sizeof buf);
+        if (n == 0) {
+            break;
+        }
+        std::size_t used = 0;
+        bool answered = false;
+        while (used < n && !answered) {
+            const char ch = buf[used++];
+            st.crlf = ch == kEnd[st.crlf] ? static_cast<std::uint8_t>(st.crlf + 1) : (ch == '\r' ? 1 : 0);
             const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-            st.close_hdr = lower == kClose[st.close_hdr]
-                               ? static_cast<std::uint8_t>(st.close_hdr + 1)
-                               : (lower == kClose[0] ? 1 : 0);
+            st.close_hdr = lower == kClose[st.close_hdr] ? static_cast<std::uint8_t>(st.close_hdr + 1)
+                                                          : (lower == kClose[0] ? 1 : 0);
             if (st.close_hdr == sizeof kClose - 1) {
                 st.wants_close = true;
                 st.close_hdr = 0;
             }
-            if (st.crlf == 4) {
-                // One complete request: answer it.
-                ++requests_;
-                stack_.send(c, response_.data(), response_.size());
-                if (c.dead) {
-                    return;
-                }
-                if (st.wants_close || cfg_.http_closer == Closer::server) {
-                    stack_.close(c);
-                    return;
-                }
-                st = HttpState{};
+            answered = st.crlf == 4;
+        }
+        stack_.consume(c, used);
+        if (c.dead) {
+            return;
+        }
+        if (answered) {
+            ++requests_;
+            stack_.send(c, response_.data(), response_.size());
+            if (c.dead) {
+                return;
             }
+            if (st.wants_close || cfg_.http_closer == Closer::server) {
+                stack_.close(c);
+                return;
+            }
+            st = HttpState{};
         }
     }
     store(c, st);

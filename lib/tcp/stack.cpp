@@ -263,6 +263,14 @@ std::size_t TcpStack::recv(Tcb& c, void* buf, std::size_t len) noexcept {
     return n;
 }
 
+void TcpStack::consume(Tcb& c, std::size_t len) noexcept {
+    Entry e(*this);
+    c.rcv_q.drop_front(len);
+    if (len > 0 && !c.dead) {
+        maybe_window_update(c);
+    }
+}
+
 rte_mbuf* TcpStack::recv_mbuf(Tcb& c, std::size_t len) noexcept {
     Entry e(*this);
     rte_mbuf* m = c.rcv_q.take_front(len, mp_);

@@ -94,6 +94,12 @@ public:
     long send_mbuf(Tcb& c, rte_mbuf* m) noexcept;
     /// Copies up to len readable bytes out; 0 if none (then check peer_closed()).
     std::size_t recv(Tcb& c, void* buf, std::size_t len) noexcept;
+    /// Copies up to len readable bytes without consuming them (MSG_PEEK).
+    std::size_t peek(const Tcb& c, void* buf, std::size_t len) const noexcept {
+        return c.rcv_q.copy_out(0, buf, len);
+    }
+    /// Consumes len readable bytes (after peek); they count as read.
+    void consume(Tcb& c, std::size_t len) noexcept;
     /// Takes up to len readable bytes as an mbuf chain (zero copy); nullptr if none.
     rte_mbuf* recv_mbuf(Tcb& c, std::size_t len) noexcept;
     [[nodiscard]] std::size_t readable(const Tcb& c) const noexcept { return c.rcv_q.bytes(); }

@@ -303,6 +303,31 @@ def t_client_unread_rst(binary):
         e.cleanup()
 
 
+def t_engine_unread_rst(binary):
+    # A pipelining client: the request plus 20 kB the server never reads. The server closes after
+    # its response with those bytes unread, so it must send RST, not FIN (RFC 2525 2.17), and the
+    # kernel client's recv raises ECONNRESET.
+    e = Engine(binary, "eunread", [HTTP_SERVER_CLOSES])
+    try:
+        e.start()
+        s = socket.create_connection((ENGINE_IP, 80), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n" + b"x" * 20000)
+        reset = False
+        try:
+            while s.recv(65536):
+                pass
+        except ConnectionResetError:
+            reset = True
+        expect(reset, "the client's recv raises ECONNRESET")
+        s.close()
+        st = e.stats()
+        expect(st.get("close_unread_rst", 0) >= 1, "engine counts close_unread_rst: %s" % st.get("close_unread_rst"))
+        expect(st.get("rst_sent_close_unread", 0) >= 1, "RST sent for close with unread data")
+    finally:
+        e.stop()
+        e.cleanup()
+
+
 def t_client_linger0(binary):
     e = Engine(binary, "linger0", [ECHO])
     try:
