@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config meson ninja-build
   libdpdk-dev dpdk dpdk-dev
-  libfmt-dev libboost-dev catch2 libtomlplusplus-dev
+  libfmt-dev libboost-dev catch2 libtomlplusplus-dev libsodium-dev
   python3 iproute2 nftables procps curl iputils-ping
   python3-scapy
 )

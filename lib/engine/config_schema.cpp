@@ -285,6 +285,9 @@ constexpr Key kKeys[] = {
             &tcp<&T::backlog>),
     integer(S::tcp, "syn_backlog", "4096", 1, 1'048'576, "connections",
             "half-open connections per listener (tcp_max_syn_backlog)", &tcp<&T::syn_backlog>),
+    integer(S::tcp, "syncookies", "1", 0, 2, "",
+            "SYN cookies (tcp_syncookies): 0 off, 1 when the SYN queue overflows or memory is "
+            "short, 2 always", &tcp<&T::syncookies>),
     // buffers and options
     integer(S::tcp, "mss", "1460", 536, 9000, "bytes", "advertised maximum segment size",
             &tcp<&T::mss>),

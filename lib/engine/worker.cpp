@@ -12,6 +12,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <sodium.h>
 
 #include <stdexcept>
 
@@ -27,9 +28,18 @@ tcp::StackConfig stack_config(const EngineConfig& cfg, net::Checksum csum, unsig
     s.timer_tick = cfg.timer_tick;
     s.max_expiries_per_advance = cfg.max_expiries;
     s.checksum = csum;
-    // A per-boot secret for ISNs and timestamp offsets, different per worker.
-    s.isn_secret =
-        static_cast<std::uint32_t>(TscClock::cycles() * 2654435761u) ^ (index * 0x9E3779B9u);
+    // A per-boot secret for ISNs, timestamp offsets and SYN cookies (libsodium's CSPRNG). Workers
+    // share it: a flow's ISN must not depend on which core it lands on.
+    (void)index;
+    static const std::array<std::uint8_t, 16> boot_secret = [] {
+        std::array<std::uint8_t, 16> k{};
+        if (sodium_init() < 0) {
+            throw std::runtime_error("libsodium initialisation failed");
+        }
+        randombytes_buf(k.data(), k.size());
+        return k;
+    }();
+    s.secret = boot_secret;
     return s;
 }
 

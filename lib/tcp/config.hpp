@@ -45,6 +45,7 @@ struct TcpConfig {
     // Listener.
     std::uint32_t backlog = 4096;     // accept queue (somaxconn)
     std::uint32_t syn_backlog = 4096; // SYN queue (tcp_max_syn_backlog)
+    std::uint8_t syncookies = 1;      // 0 off, 1 when the SYN queue overflows, 2 always (as Linux)
 
     // Buffers and options.
     std::uint16_t mss = 1460; // advertised MSS

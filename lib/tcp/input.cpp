@@ -40,7 +40,9 @@ void TcpStack::input(rte_mbuf* m, Nanos now) noexcept {
     }
     if (Listener* l = find_listener(seg.tuple.laddr, seg.tuple.lport)) {
         listen_input(*l, m, seg);
-        rte_pktmbuf_free(m);
+        if (m != nullptr) {
+            rte_pktmbuf_free(m);
+        }
         return;
     }
     closed_input(seg);
@@ -100,6 +102,7 @@ void TcpStack::syn_sent_input(Tcb& c, rte_mbuf* /*m*/, const net::TcpSegment& se
     c.ts_ok = seg.opts.has_ts && cfg_.tcp.timestamps;
     if (c.ts_ok) {
         c.ts_recent = seg.opts.ts_val;
+        c.ts_recent_stamp = now_;
     }
     set_send_mss(c, seg.opts, cfg_.tcp);
     c.last_rx = now_;
@@ -190,6 +193,15 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         return;
     }
 
+    // PAWS (RFC 7323 5.3): a timestamp older than TS.Recent marks a duplicate from an earlier
+    // window: not acceptable, ACK and drop (a RST is exempt; TS.Recent expires after 24 days).
+    if (c.ts_ok && seg.opts.has_ts && !rst && seq_lt(seg.opts.ts_val, c.ts_recent) &&
+        now_ - c.ts_recent_stamp < kPawsIdle) {
+        ++stats_.drop(TcpDrop::paws);
+        send_ack(c);
+        return;
+    }
+
     // First: sequence number.
     if (!acceptable(c, seg.seq, seg_len)) {
         if (!rst) {
@@ -235,8 +247,10 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
     }
 
     // Timestamps: remember the peer's clock when the segment covers the left edge (RFC 7323 4.3).
-    if (c.ts_ok && seg.opts.has_ts && seq_leq(seg.seq, c.rcv.nxt)) {
+    if (c.ts_ok && seg.opts.has_ts && seq_leq(seg.seq, c.rcv.nxt) &&
+        !seq_lt(seg.opts.ts_val, c.ts_recent)) {
         c.ts_recent = seg.opts.ts_val;
+        c.ts_recent_stamp = now_;
     }
 
     // Fifth: the ACK field.

@@ -105,13 +105,23 @@ bool TcpStack::can_accept(const Listener& l) const noexcept {
            tcbs_.available() > 0 && table_.size() < table_.capacity();
 }
 
-void TcpStack::listen_input(Listener& l, rte_mbuf* /*m*/, const net::TcpSegment& seg) noexcept {
+void TcpStack::listen_input(Listener& l, rte_mbuf*& m, net::TcpSegment& seg) noexcept {
     if (seg.flags & net::kRst) {
         ++stats_.drop(TcpDrop::no_listener_rst_in);
         return;
     }
     if (seg.flags & net::kAck) {
-        ++stats_.drop(TcpDrop::listen_not_syn);
+        // Possibly the third segment of a handshake answered with a SYN cookie.
+        if (!(seg.flags & net::kSyn) && cfg_.tcp.syncookies != 0 && l.last_cookie != 0 &&
+            now_ - l.last_cookie < sec(120)) {
+            if (syncookie_ack(l, m, seg)) {
+                return;
+            }
+            ++stats_[Counter::syncookies_failed];
+            ++stats_.drop(TcpDrop::syncookie_bad);
+        } else {
+            ++stats_.drop(TcpDrop::listen_not_syn);
+        }
         send_rst_for(seg, RstReason::bad_ack);
         return;
     }
@@ -119,11 +129,18 @@ void TcpStack::listen_input(Listener& l, rte_mbuf* /*m*/, const net::TcpSegment&
         ++stats_.drop(TcpDrop::listen_not_syn);
         return;
     }
+    // SYN cookies (RFC 4987 3.6): always (syncookies = 2), or once the SYN queue is full or the
+    // engine is under memory pressure (1). No state is kept until the handshake completes.
+    const bool queue_full = l.syn_queue.size() >= l.syn_backlog;
+    if (cfg_.tcp.syncookies == 2 || (cfg_.tcp.syncookies == 1 && (queue_full || !accepting_))) {
+        send_syncookie(l, seg);
+        return;
+    }
     if (!accepting_) {
         ++stats_[Counter::syn_backpressure];
         return;
     }
-    if (l.syn_queue.size() >= l.syn_backlog) {
+    if (queue_full) {
         ++stats_[Counter::backlog_overflow];
         ++stats_.drop(TcpDrop::backlog_full);
         return;
@@ -161,6 +178,7 @@ void TcpStack::listen_input(Listener& l, rte_mbuf* /*m*/, const net::TcpSegment&
     c->ts_ok = o.has_ts && cfg_.tcp.timestamps;
     if (c->ts_ok) {
         c->ts_recent = o.ts_val;
+        c->ts_recent_stamp = now_;
     }
     set_send_mss(*c, o, cfg_.tcp);
     c->snd.wnd = seg.window; // not scaled in a SYN

@@ -29,6 +29,7 @@ struct Listener {
     Queue syn_queue;
     Queue accept_queue;
     Listener* next = nullptr; // other listeners on the same port (different addresses)
+    Nanos last_cookie = 0;    // last SYN cookie sent: ACKs are checked as cookies for 2 minutes
 };
 
 } // namespace tcpterm::tcp

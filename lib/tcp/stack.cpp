@@ -5,9 +5,11 @@
 #include "base/hash.hpp"
 
 #include <rte_mbuf.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 namespace tcpterm::tcp {
@@ -81,10 +83,21 @@ ConnEntry* TcpStack::lookup(const FourTuple& t) noexcept {
     return table_.find(t, hash_of(t));
 }
 
-// RFC 6528 shape: ISN = M + F(four-tuple, secret), M a 4-us clock. F is CRC32-C keyed with a
-// per-boot secret here; the hardening issue replaces it with SipHash.
+std::uint32_t TcpStack::keyed_hash(const FourTuple& t, std::uint32_t domain) const noexcept {
+    std::uint8_t in[16];
+    std::memcpy(in, &t, sizeof t);
+    std::memcpy(in + sizeof t, &domain, sizeof domain);
+    std::uint8_t out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, in, sizeof in, cfg_.secret.data());
+    std::uint32_t h;
+    std::memcpy(&h, out, sizeof h);
+    return h;
+}
+
+// RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a clock ticking
+// every 4 us (here 4.096 us), F SipHash-2-4 keyed with a per-boot secret.
 Seq TcpStack::make_isn(const FourTuple& t) const noexcept {
-    return hash_crc(t, cfg_.isn_secret) + static_cast<Seq>((now_ - origin_) / 4096);
+    return keyed_hash(t, kIsnDomain) + static_cast<Seq>((now_ - origin_) / 4096);
 }
 
 // Timestamps tick in milliseconds, offset per connection (RFC 7323 5.4) so they do not reveal
@@ -118,7 +131,7 @@ Tcb* TcpStack::new_tcb(const FourTuple& t, std::uint32_t hash) noexcept {
     c->rcv_buf = k.rcv_buf;
     c->rto = k.rto_initial;
     c->rcv.wscale = k.window_scaling ? wscale_for(k.rcv_buf) : 0;
-    c->ts_offset = hash_crc(t, cfg_.isn_secret ^ 0x9E3779B9u);
+    c->ts_offset = keyed_hash(t, kTsDomain);
     c->last_rx = now_;
     c->last_tx = now_;
     c->rtx_timer.set_kind(static_cast<std::uint8_t>(TimerKind::rtx));

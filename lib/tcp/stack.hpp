@@ -22,6 +22,7 @@
 #include "tcp/tcb.hpp"
 #include "tcp/time_wait.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -50,10 +51,20 @@ struct StackConfig {
     Nanos timer_tick = ms(1);
     std::size_t max_expiries_per_advance = 4096;
     net::Checksum checksum = net::Checksum::software;
-    std::uint32_t isn_secret = 0x5EED1234u; // the engine sets a random per-boot value
+    /// SipHash key for ISNs, timestamp offsets and SYN cookies (RFC 6528). The engine fills it
+    /// from libsodium's randombytes at start; tests keep this fixed value.
+    std::array<std::uint8_t, 16> secret{0x74, 0x63, 0x70, 0x74, 0x65, 0x72, 0x6d, 0x2d,
+                                        0x74, 0x65, 0x73, 0x74, 0x2d, 0x6b, 0x65, 0x79};
 };
 
 enum class Shutdown { rd, wr, rdwr };
+
+/// Domain words of TcpStack::keyed_hash (ASCII tags).
+inline constexpr std::uint32_t kIsnDomain = 0x49534e31;
+inline constexpr std::uint32_t kTsDomain = 0x54534f46;
+inline constexpr std::uint32_t kCookieDomain = 0x434f4b31;
+/// RFC 7323 5.5: TS.Recent is not trusted after 24 days without a valid segment.
+inline constexpr Nanos kPawsIdle = sec(24ull * 86400);
 
 class TcpStack {
 public:
@@ -164,11 +175,17 @@ public:
     void enter_time_wait(Tcb& c) noexcept;
     void destroy(Tcb& c, int err) noexcept;
     void on_timer(Timer& t) noexcept;
-    void tw_input(TimeWaitRecord& tw, rte_mbuf* m, const net::TcpSegment& seg) noexcept;
-    void listen_input(Listener& l, rte_mbuf* m, const net::TcpSegment& seg) noexcept;
+    void tw_input(TimeWaitRecord& tw, rte_mbuf* m, net::TcpSegment& seg) noexcept;
+    /// Takes ownership of m when it sets m to nullptr (data on a SYN-cookie ACK).
+    void listen_input(Listener& l, rte_mbuf*& m, net::TcpSegment& seg) noexcept;
+    void send_syncookie(Listener& l, const net::TcpSegment& seg) noexcept;
+    bool syncookie_ack(Listener& l, rte_mbuf*& m, net::TcpSegment& seg) noexcept;
     Listener* find_listener(std::uint32_t laddr, std::uint16_t lport) noexcept;
     Tcb* new_tcb(const FourTuple& t, std::uint32_t hash) noexcept;
     Seq make_isn(const FourTuple& t) const noexcept;
+    /// SipHash-2-4 (libsodium crypto_shorthash) of the four-tuple and a domain word, keyed with
+    /// the stack's secret.
+    std::uint32_t keyed_hash(const FourTuple& t, std::uint32_t domain) const noexcept;
     std::uint32_t ts_now(const Tcb& c) const noexcept;
     std::uint16_t window_to_advertise(Tcb& c) noexcept;
     void schedule_idle(Tcb& c) noexcept;

@@ -52,6 +52,9 @@ namespace tcpterm::tcp {
     X(orphans_closed, "orphaned connections closed by a retry limit or timeout")                   \
     X(pool_exhausted, "control blocks or TIME_WAIT records refused: pool empty")                   \
     X(syn_backpressure, "SYNs refused because the mbuf pool or the table is nearly full")          \
+    X(syncookies_sent, "SYN-ACKs sent with a SYN cookie (no state kept)")                          \
+    X(syncookies_validated, "connections created from a valid SYN cookie")                         \
+    X(syncookies_failed, "ACKs whose SYN cookie did not validate")                                 \
     X(mbuf_exhausted, "segments not built: mbuf pool empty")
 
 #define TCPTERM_TIMER_KINDS(X)                                                                     \
@@ -100,7 +103,9 @@ namespace tcpterm::tcp {
     X(table_full, "new connection refused: connection table full")                                 \
     X(pool_empty, "new connection refused: control block pool empty")                              \
     X(backlog_full, "SYN refused: SYN queue full")                                                 \
-    X(urgent_ignored, "URG data treated as normal data")
+    X(urgent_ignored, "URG data treated as normal data")                                           \
+    X(paws, "segment with a timestamp older than TS.Recent (RFC 7323 PAWS; ACK sent)")             \
+    X(syncookie_bad, "ACK to a listener that is not a valid SYN cookie (RST sent)")
 
 #define TCPTERM_ENUM_OF(n, d) n,
 enum class Counter : std::uint16_t { TCPTERM_TCP_COUNTERS(TCPTERM_ENUM_OF) count };

@@ -97,6 +97,7 @@ struct Tcb : ConnEntry {
 
     // Timestamps (RFC 7323).
     std::uint32_t ts_recent = 0;
+    Nanos ts_recent_stamp = 0; // when ts_recent was taken (PAWS: invalid after 24 days idle)
     std::uint32_t ts_offset = 0;
 
     // Activity, for keepalive and idle timeouts (lazy timers re-arm from these).

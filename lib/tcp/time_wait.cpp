@@ -81,8 +81,8 @@ void tw_ack(TcpStack& s, const TimeWaitRecord& tw, const StackConfig& cfg, std::
     f.ip_id = ip_id++;
     if (tw.flags & TimeWaitRecord::kTsOk) {
         f.opts.has_ts = true;
-        f.opts.ts_val = static_cast<std::uint32_t>((now - origin) / kNsPerMs) +
-                        hash_crc(tw.key, cfg.isn_secret ^ 0x9E3779B9u);
+        f.opts.ts_val =
+            static_cast<std::uint32_t>((now - origin) / kNsPerMs) + s.keyed_hash(tw.key, kTsDomain);
         f.opts.ts_ecr = tw.ts_recent;
     }
     if (!net::prepend_ipv4_tcp(m, f, cfg.checksum)) {
@@ -95,7 +95,7 @@ void tw_ack(TcpStack& s, const TimeWaitRecord& tw, const StackConfig& cfg, std::
 
 } // namespace
 
-void TcpStack::tw_input(TimeWaitRecord& tw, rte_mbuf* m, const net::TcpSegment& seg) noexcept {
+void TcpStack::tw_input(TimeWaitRecord& tw, rte_mbuf* m, net::TcpSegment& seg) noexcept {
     ++stats_.drop(TcpDrop::tw_segment);
     if (seg.flags & net::kRst) {
         ++stats_[Counter::tw_rst_ignored];
@@ -117,10 +117,19 @@ void TcpStack::tw_input(TimeWaitRecord& tw, rte_mbuf* m, const net::TcpSegment& 
             force_next_isn(isn);
             listen_input(*l, m, seg);
             forced_isn_ = false;
-            rte_pktmbuf_free(m);
+            if (m != nullptr) {
+                rte_pktmbuf_free(m);
+            }
             return;
         }
         ++stats_[Counter::tw_old_ack];
+        tw_ack(*this, tw, cfg_, ip_id_, sink_, now_, origin_);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if ((tw.flags & TimeWaitRecord::kTsOk) && seg.opts.has_ts &&
+        seq_lt(seg.opts.ts_val, tw.ts_recent)) {
+        ++stats_.drop(TcpDrop::paws); // an old duplicate (RFC 7323 PAWS): ACK it, change nothing
         tw_ack(*this, tw, cfg_, ip_id_, sink_, now_, origin_);
         rte_pktmbuf_free(m);
         return;

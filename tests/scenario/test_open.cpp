@@ -155,9 +155,10 @@ TEST_CASE("simultaneous open: SYN crossing our SYN -> SYN_RECV -> ESTABLISHED", 
     CHECK(sc.app.connected == 1);
 }
 
-TEST_CASE("listener: SYN queue limit drops and counts", "[open]") {
+TEST_CASE("listener: SYN queue limit drops and counts (syncookies off)", "[open]") {
     tcp::StackConfig cfg = Scenario::defaults();
     cfg.tcp.syn_backlog = 2;
+    cfg.tcp.syncookies = 0;
     Scenario sc(cfg);
     for (std::uint16_t p = 1; p <= 3; ++p) {
         sc.peer(kSyn, 1000, 0, {.mss = 1460}, static_cast<std::uint16_t>(40000 + p));

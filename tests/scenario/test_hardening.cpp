@@ -1,0 +1,159 @@
+// Hardening: SYN cookies (RFC 4987, Linux's encoding), PAWS (RFC 7323) on connections and in
+// TIME_WAIT, and SipHash ISNs (RFC 6528).
+#include "harness.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace tcpterm;
+using namespace tcpterm::test;
+using tcp::Counter;
+using tcp::State;
+
+TEST_CASE("SYN cookies always on: no state until the ACK, then a working connection",
+          "[hardening]") {
+    tcp::StackConfig cfg = Scenario::defaults();
+    cfg.tcp.syncookies = 2;
+    Scenario sc(cfg);
+    sc.peer(kSyn, 1000, 0, {.mss = 1400});
+    Out sa = sc.expect(kSyn | kAck, sc.e(0), 1001);
+    CHECK(sa.opts.has_mss);
+    CHECK_FALSE(sa.opts.has_ts);
+    CHECK(sc.stack.tcb_count() == 0); // nothing kept
+    CHECK(sc.stats()[Counter::syncookies_sent] == 1);
+    sc.peer(kAck, 1001, sa.seq + 1);
+    CHECK(sc.stats()[Counter::syncookies_validated] == 1);
+    REQUIRE(sc.app.conns.size() == 1);
+    tcp::Tcb* c = sc.app.conns[0];
+    CHECK(c->state == State::established);
+    CHECK(c->mss == 1300); // 1400 rounds down to the cookie table's 1300
+    sc.peer(kAck | kPsh, 1001, sa.seq + 1, {.data = "hi"});
+    CHECK(sc.app.received == "hi");
+    sc.stack.send(*c, "yo", 2);
+    Out d = sc.expect(kAck | kPsh, sa.seq + 1, 1003);
+    CHECK(d.payload == "yo");
+}
+
+TEST_CASE("SYN cookies: a forged or stale cookie is refused with RST", "[hardening]") {
+    tcp::StackConfig cfg = Scenario::defaults();
+    cfg.tcp.syncookies = 2;
+    Scenario sc(cfg);
+    sc.peer(kSyn, 1000, 0, {.mss = 1460});
+    Out sa = sc.expect(kSyn | kAck, sc.e(0), 1001);
+    sc.peer(kAck, 1001, sa.seq + 12345); // forged
+    sc.expect(kRst, sa.seq + 12345, 0);
+    CHECK(sc.stats()[Counter::syncookies_failed] == 1);
+    sc.advance(sec(64 * 3));                      // three 64 s periods later the cookie has expired
+    sc.peer(kSyn, 5000, 0, {.mss = 1460}, 40001); // keep the listener's cookie window open
+    (void)sc.next();
+    sc.peer(kAck, 1001, sa.seq + 1);
+    sc.expect(kRst, sa.seq + 1, 0);
+    CHECK(sc.stats()[Counter::syncookies_failed] == 2);
+    CHECK(sc.app.conns.empty());
+}
+
+TEST_CASE("SYN cookies carry window scale in the timestamp", "[hardening]") {
+    tcp::StackConfig cfg = Scenario::defaults();
+    cfg.tcp.syncookies = 2;
+    cfg.tcp.timestamps = true;
+    cfg.tcp.window_scaling = true;
+    cfg.tcp.rcv_buf = 1 << 20;
+    Scenario sc(cfg);
+    sc.peer(kSyn, 1000, 0, {.win = 65535, .mss = 1460, .wscale = 7, .ts = true, .ts_val = 500});
+    Out sa = sc.expect(kSyn | kAck, sc.e(0), 1001);
+    REQUIRE(sa.opts.has_ts);
+    CHECK((sa.opts.ts_val & 0xF) == 7);
+    CHECK(sa.opts.ts_ecr == 500);
+    CHECK(sa.opts.has_wscale);
+    CHECK(sa.opts.wscale == 5); // 1 MiB receive buffer
+    sc.peer(kAck, 1001, sa.seq + 1,
+            {.win = 100, .ts = true, .ts_val = 501, .ts_ecr = sa.opts.ts_val});
+    REQUIRE(sc.app.conns.size() == 1);
+    tcp::Tcb* c = sc.app.conns[0];
+    CHECK(c->ws_ok);
+    CHECK(c->snd.wscale == 7);
+    CHECK(c->snd.wnd == 100u << 7);
+    CHECK(c->ts_ok);
+    CHECK(c->mss == 1460 - 12);
+    // Our later timestamps never go below the one in the SYN-ACK.
+    sc.stack.send(*c, "x", 1);
+    Out d = sc.next();
+    CHECK(tcp::seq_geq(d.opts.ts_val, sa.opts.ts_val));
+}
+
+TEST_CASE("SYN cookies on overflow only (syncookies = 1)", "[hardening]") {
+    tcp::StackConfig cfg = Scenario::defaults();
+    cfg.tcp.syn_backlog = 1;
+    Scenario sc(cfg);
+    sc.peer(kSyn, 1000, 0, {.mss = 1460}, 40001);
+    (void)sc.next();
+    CHECK(sc.stack.tcb_count() == 1);
+    sc.peer(kSyn, 2000, 0, {.mss = 1460}, 40002);
+    Out sa2 = sc.next();
+    CHECK(sc.stack.tcb_count() == 1); // the second got a cookie, no state
+    CHECK(sc.stats()[Counter::syncookies_sent] == 1);
+    sc.peer(kAck, 2001, sa2.seq + 1, {}, 40002);
+    CHECK(sc.state(40002) == State::established);
+}
+
+namespace {
+tcp::Tcb* ts_handshake(Scenario& sc) {
+    sc.peer(kSyn, 1000, 0, {.mss = 1460, .ts = true, .ts_val = 1000});
+    Out sa = sc.expect(kSyn | kAck, sc.e(0), 1001);
+    sc.peer(kAck, 1001, sc.e(1), {.ts = true, .ts_val = 1001, .ts_ecr = sa.opts.ts_val});
+    REQUIRE_FALSE(sc.app.conns.empty());
+    return sc.app.conns.back();
+}
+tcp::StackConfig ts_cfg() {
+    tcp::StackConfig cfg = Scenario::defaults();
+    cfg.tcp.timestamps = true;
+    return cfg;
+}
+} // namespace
+
+TEST_CASE("PAWS: an old timestamp marks a duplicate: ACK, data dropped", "[hardening]") {
+    Scenario sc(ts_cfg());
+    ts_handshake(sc);
+    sc.peer(kAck | kPsh, 1001, sc.e(1), {.ts = true, .ts_val = 1005, .data = "new"});
+    CHECK(sc.app.received == "new");
+    sc.advance(ms(40));
+    (void)sc.next(); // delayed ACK
+    sc.peer(kAck | kPsh, 1004, sc.e(1), {.ts = true, .ts_val = 900, .data = "old"});
+    Out a = sc.expect(kAck, sc.e(1), 1004);
+    CHECK(a.opts.ts_ecr == 1005);
+    CHECK(sc.app.received == "new");
+    CHECK(sc.stats().drop(tcp::TcpDrop::paws) == 1);
+    // A RST with an old timestamp is still processed (RFC 7323 5.3 R1 exempts RST).
+    sc.peer(kRst, 1004, 0, {.ts = true, .ts_val = 1});
+    CHECK(sc.state() == State::closed);
+}
+
+TEST_CASE("PAWS in TIME_WAIT: an old duplicate is ACKed and changes nothing", "[hardening]") {
+    Scenario sc(ts_cfg());
+    tcp::Tcb* c = ts_handshake(sc);
+    sc.stack.close(*c);
+    Out fin = sc.expect(kFin | kAck, sc.e(1), 1001);
+    sc.peer(kFin | kAck, 1001, sc.e(2), {.ts = true, .ts_val = 2000, .ts_ecr = fin.opts.ts_val});
+    sc.expect(kAck, sc.e(2), 1002);
+    REQUIRE(sc.state() == State::time_wait);
+    sc.peer(kFin | kAck, 1001, sc.e(2), {.ts = true, .ts_val = 1500});
+    sc.expect(kAck, sc.e(2), 1002);
+    CHECK(sc.stats().drop(tcp::TcpDrop::paws) == 1);
+    CHECK(sc.stats()[Counter::tw_reacked] == 0); // not a retransmitted FIN: an old duplicate
+}
+
+TEST_CASE("ISN: keyed per four-tuple and moving with the clock (RFC 6528)", "[hardening]") {
+    Scenario sc;
+    sc.peer(kSyn, 1000, 0, {.mss = 1460}, 40001);
+    const std::uint32_t a = sc.next().seq;
+    sc.peer(kSyn, 1000, 0, {.mss = 1460}, 40002);
+    const std::uint32_t b = sc.next().seq;
+    CHECK(a != b);
+    sc.advance(sec(1));
+    sc.peer(kSyn, 1000, 0, {.mss = 1460}, 40003);
+    (void)sc.next();
+    tcp::StackConfig other = Scenario::defaults();
+    other.secret[0] ^= 1;
+    Scenario sc2(other);
+    sc2.peer(kSyn, 1000, 0, {.mss = 1460}, 40001);
+    CHECK(sc2.next().seq != a); // another secret, another ISN for the same tuple and time
+}
