@@ -43,6 +43,16 @@ struct ListenerConfig {
     bool keepalive = false;                 // SO_KEEPALIVE on accepted connections
 };
 
+/// [impair]: fault injection for one direction (engine/impair.hpp), probabilities in ppm.
+struct ImpairSpec {
+    std::uint32_t drop_ppm = 0;
+    std::uint32_t duplicate_ppm = 0;
+    std::uint32_t reorder_ppm = 0;
+    std::uint32_t corrupt_ppm = 0;
+    Nanos delay = 0;
+    Nanos reorder_gap = ms(1);
+};
+
 struct EngineConfig {
     std::string source; // file it was read from (for messages)
 
@@ -67,6 +77,11 @@ struct EngineConfig {
     std::vector<PortConfig> ports;
     std::vector<ListenerConfig> listeners;
     tcp::TcpConfig tcp;
+
+    // [impair]
+    ImpairSpec impair_rx;
+    ImpairSpec impair_tx;
+    std::uint64_t impair_seed = 1;
 };
 
 /// A configuration error: file:line:column: key: what is wrong (and the valid range).

@@ -91,6 +91,7 @@ public:
         read_table(Section::eal, root["eal"].as_table(), {1, 1}, "eal", Target{&cfg});
         read_table(Section::engine, root["engine"].as_table(), {1, 1}, "engine", Target{&cfg});
         read_table(Section::tcp, root["tcp"].as_table(), {1, 1}, "tcp", Target{&cfg});
+        read_table(Section::impair, root["impair"].as_table(), {1, 1}, "impair", Target{&cfg});
         if (const toml::array* ports = root["port"].as_array()) {
             for (std::size_t i = 0; i < ports->size(); ++i) {
                 if (const toml::table* t = ports->get(i)->as_table()) {

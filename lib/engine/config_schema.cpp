@@ -46,6 +46,19 @@ void tcp(const Target& t, const Value& v) {
     store(t.engine->tcp.*M, v);
 }
 template <auto M>
+void imp_rx(const Target& t, const Value& v) {
+    store(t.engine->impair_rx.*M, v);
+}
+template <auto M>
+void imp_tx(const Target& t, const Value& v) {
+    store(t.engine->impair_tx.*M, v);
+}
+template <auto M>
+void imp_both(const Target& t, const Value& v) {
+    store(t.engine->impair_rx.*M, v);
+    store(t.engine->impair_tx.*M, v);
+}
+template <auto M>
 void port(const Target& t, const Value& v) {
     store(t.port->*M, v);
 }
@@ -59,6 +72,7 @@ using E = EngineConfig;
 using P = PortConfig;
 using L = ListenerConfig;
 using T = tcp::TcpConfig;
+using I = ImpairSpec;
 
 constexpr std::int64_t kMax32 = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t ns(Nanos v) {
@@ -129,6 +143,9 @@ constexpr SectionSpec kSections[] = {
      "One table per listening socket; each worker accepts on every listener."},
     {S::tcp, "tcp", false,
      "TCP behaviour, under the Linux sysctl and load-balancer profile names operators know."},
+    {S::impair, "impair", false,
+     "Fault injection on every port (netem is not available): off unless a probability or a "
+     "delay is set. Probabilities are in parts per million (10000 = 1%)."},
 };
 
 // clang-format off
@@ -303,6 +320,32 @@ constexpr Key kKeys[] = {
             "challenge ACKs per second per worker (RFC 5961; 0 = none)",
             &tcp<&T::challenge_ack_limit>),
     integer(S::tcp, "ttl", "64", 1, 255, "hops", "IPv4 TTL of sent packets", &tcp<&T::ttl>),
+    integer(S::impair, "rx_drop", "0", 0, 1'000'000, "per million",
+            "probability of dropping received packets, before the stack sees them", &imp_rx<&I::drop_ppm>),
+    integer(S::impair, "rx_duplicate", "0", 0, 1'000'000, "per million",
+            "probability of duplicating received packets, before the stack sees them", &imp_rx<&I::duplicate_ppm>),
+    integer(S::impair, "rx_reorder", "0", 0, 1'000'000, "per million",
+            "probability of holding back (reordering) received packets, before the stack sees them", &imp_rx<&I::reorder_ppm>),
+    integer(S::impair, "rx_corrupt", "0", 0, 1'000'000, "per million",
+            "probability of flipping a bit in received packets, before the stack sees them (checksums must catch it)",
+            &imp_rx<&I::corrupt_ppm>),
+    duration(S::impair, "rx_delay", "\"0\"", 0, sec(10), "delay added to received packets, before the stack sees them",
+             &imp_rx<&I::delay>),
+    integer(S::impair, "tx_drop", "0", 0, 1'000'000, "per million",
+            "probability of dropping sent packets, before the NIC", &imp_tx<&I::drop_ppm>),
+    integer(S::impair, "tx_duplicate", "0", 0, 1'000'000, "per million",
+            "probability of duplicating sent packets, before the NIC", &imp_tx<&I::duplicate_ppm>),
+    integer(S::impair, "tx_reorder", "0", 0, 1'000'000, "per million",
+            "probability of holding back (reordering) sent packets, before the NIC", &imp_tx<&I::reorder_ppm>),
+    integer(S::impair, "tx_corrupt", "0", 0, 1'000'000, "per million",
+            "probability of flipping a bit in sent packets, before the NIC (checksums must catch it)",
+            &imp_tx<&I::corrupt_ppm>),
+    duration(S::impair, "tx_delay", "\"0\"", 0, sec(10), "delay added to sent packets, before the NIC",
+             &imp_tx<&I::delay>),
+    duration(S::impair, "reorder_gap", "\"1ms\"", us(1), sec(1),
+             "how long a reordered packet is held back", &imp_both<&I::reorder_gap>),
+    integer(S::impair, "seed", "1", 0, std::numeric_limits<std::int64_t>::max(), "",
+            "random seed, so a run can be replayed (worker i adds i)", &eng<&E::impair_seed>),
 };
 // clang-format on
 

@@ -15,7 +15,7 @@
 
 namespace tcpterm::engine::schema {
 
-enum class Section : std::uint8_t { eal, engine, port, listener, tcp };
+enum class Section : std::uint8_t { eal, engine, port, listener, tcp, impair };
 
 enum class Type : std::uint8_t {
     integer,

@@ -105,6 +105,11 @@ constexpr std::array kSummedLoad{
     LoadField{"arp_unresolved_drops", &WorkerLoad::arp_unresolved_drops},
     LoadField{"l2_drops", &WorkerLoad::l2_drops},
     LoadField{"syn_refused_backpressure", &WorkerLoad::syn_refused_backpressure},
+    LoadField{"impair_dropped", &WorkerLoad::impair_dropped},
+    LoadField{"impair_duplicated", &WorkerLoad::impair_duplicated},
+    LoadField{"impair_reordered", &WorkerLoad::impair_reordered},
+    LoadField{"impair_corrupted", &WorkerLoad::impair_corrupted},
+    LoadField{"impair_delayed", &WorkerLoad::impair_delayed},
 };
 
 std::string cat(std::string_view a, std::string_view b) {

@@ -29,6 +29,12 @@ struct WorkerLoad {
     std::uint64_t arp_unresolved_drops = 0;     // packets dropped waiting for ARP
     std::uint64_t l2_drops = 0;                 // not for us / bad Ethernet / not IPv4 or ARP
     std::uint64_t syn_refused_backpressure = 0; // SYNs refused: mbuf pool or table near full
+    // [impair] fault injection (both directions, all ports)
+    std::uint64_t impair_dropped = 0;
+    std::uint64_t impair_duplicated = 0;
+    std::uint64_t impair_reordered = 0;
+    std::uint64_t impair_corrupted = 0;
+    std::uint64_t impair_delayed = 0;
 };
 
 /// What the engine exposes to telemetry; the Engine implements it, tests fake it.

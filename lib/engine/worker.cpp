@@ -69,6 +69,13 @@ Worker::Worker(unsigned index, unsigned lcore, const EngineConfig& cfg,
         }
         rte_eth_tx_buffer_set_err_callback(p.txb, rte_eth_tx_buffer_count_callback,
                                            &load_.tx_dropped);
+        const std::uint64_t seed = cfg.impair_seed + index * 2 + p.port_id * 1000;
+        if (Impairment::active(cfg.impair_rx)) {
+            p.impair_rx = std::make_unique<Impairment>(cfg.impair_rx, seed, true);
+        }
+        if (Impairment::active(cfg.impair_tx)) {
+            p.impair_tx = std::make_unique<Impairment>(cfg.impair_tx, seed + 1, false);
+        }
     }
     open_listeners();
 }
@@ -136,8 +143,59 @@ void Worker::send_l2(PortRuntime& p, rte_mbuf* m, const rte_ether_addr& dst,
         ++load_.tx_dropped;
         return;
     }
+    tx(p, m);
+}
+
+// Every transmission goes through here: the TX impairment (if configured), then the TX batch.
+void Worker::tx(PortRuntime& p, rte_mbuf* m) noexcept {
+    if (p.impair_tx) {
+        rte_mbuf* out[2];
+        const std::uint16_t n = p.impair_tx->apply(&m, 1, now_, out);
+        for (std::uint16_t i = 0; i < n; ++i) {
+            ++load_.tx_packets;
+            rte_eth_tx_buffer(p.port_id, p.queue, p.txb, out[i]);
+        }
+        return;
+    }
     ++load_.tx_packets;
     rte_eth_tx_buffer(p.port_id, p.queue, p.txb, m);
+}
+
+void Worker::impair_release(PortRuntime& p) noexcept {
+    rte_mbuf* due[64];
+    if (p.impair_tx) {
+        const std::uint16_t n = p.impair_tx->release(now_, due, 64);
+        for (std::uint16_t i = 0; i < n; ++i) {
+            ++load_.tx_packets;
+            rte_eth_tx_buffer(p.port_id, p.queue, p.txb, due[i]);
+        }
+    }
+    if (p.impair_rx) {
+        const std::uint16_t n = p.impair_rx->release(now_, due, 64);
+        for (std::uint16_t i = 0; i < n; ++i) {
+            rx(p, due[i]);
+        }
+    }
+}
+
+void Worker::impair_stats() noexcept {
+    ImpairStats sum;
+    for (const PortRuntime& p : ports_) {
+        for (const Impairment* im : {p.impair_rx.get(), p.impair_tx.get()}) {
+            if (im != nullptr) {
+                sum.dropped += im->stats().dropped;
+                sum.duplicated += im->stats().duplicated;
+                sum.reordered += im->stats().reordered;
+                sum.corrupted += im->stats().corrupted;
+                sum.delayed += im->stats().delayed;
+            }
+        }
+    }
+    load_.impair_dropped = sum.dropped;
+    load_.impair_duplicated = sum.duplicated;
+    load_.impair_reordered = sum.reordered;
+    load_.impair_corrupted = sum.corrupted;
+    load_.impair_delayed = sum.delayed;
 }
 
 // The TCP stack's output: route, resolve the next hop, frame, buffer for tx_burst.
@@ -164,8 +222,7 @@ void Worker::emit(rte_mbuf* m) noexcept {
         if (rte_mbuf* req = net::build_arp_request(
                 mp_, p->mac, rte_cpu_to_be_32(p->addresses.front().addr), rte_cpu_to_be_32(hop))) {
             ++load_.arp_requests;
-            ++load_.tx_packets;
-            rte_eth_tx_buffer(p->port_id, p->queue, p->txb, req);
+            tx(*p, req);
         }
     }
 }
@@ -190,8 +247,7 @@ void Worker::arp_input(PortRuntime& p, rte_mbuf* m) noexcept {
     }
     if (for_us && a.op == RTE_ARP_OP_REQUEST && net::arp_make_reply(m, p.mac)) {
         ++load_.arp_replies;
-        ++load_.tx_packets;
-        rte_eth_tx_buffer(p.port_id, p.queue, p.txb, m);
+        tx(p, m);
         return;
     }
     rte_pktmbuf_free(m);
@@ -305,12 +361,14 @@ void Worker::housekeeping() noexcept {
     stack_.set_accepting(!(mbufs_low || table_high));
     load_.syn_refused_backpressure = stack_.stats()[tcp::Counter::syn_backpressure];
     load_.arp_unresolved_drops += arp_.expire(now_);
+    impair_stats();
 }
 
 int Worker::run() noexcept {
     now_ = clock_.now();
     gratuitous_arp();
     rte_mbuf* pkts[512];
+    rte_mbuf* impaired[1024]; // RX impairment output: up to two per packet (duplicates)
     const std::uint16_t burst = std::min<std::uint16_t>(cfg_.rx_burst, 512);
     while (!stop_.load(std::memory_order_acquire)) {
         const std::uint64_t t0 = TscClock::cycles();
@@ -323,11 +381,22 @@ int Worker::run() noexcept {
             }
             busy = true;
             load_.rx_packets += n;
-            for (std::uint16_t i = 0; i < n; ++i) {
-                if (i + 1 < n) {
-                    rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+            rte_mbuf** batch = pkts;
+            std::uint16_t k = n;
+            if (p.impair_rx) {
+                k = p.impair_rx->apply(pkts, n, now_, impaired);
+                batch = impaired;
+            }
+            for (std::uint16_t i = 0; i < k; ++i) {
+                if (i + 1 < k) {
+                    rte_prefetch0(rte_pktmbuf_mtod(batch[i + 1], void*));
                 }
-                rx(p, pkts[i]);
+                rx(p, batch[i]);
+            }
+        }
+        for (PortRuntime& p : ports_) {
+            if (p.impair_rx || p.impair_tx) {
+                impair_release(p); // packets the impairment held back whose time has come
             }
         }
         if (stack_.advance(now_) > 0) {

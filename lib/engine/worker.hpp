@@ -9,6 +9,7 @@
 #include "engine/arp_cache.hpp"
 #include "engine/config.hpp"
 #include "engine/control.hpp"
+#include "engine/impair.hpp"
 #include "engine/services.hpp"
 #include "engine/telemetry.hpp"
 #include "net/packet.hpp"
@@ -36,6 +37,8 @@ struct PortRuntime {
     std::vector<Ipv4Prefix> addresses;
     std::optional<std::uint32_t> gateway; // host order
     rte_eth_dev_tx_buffer* txb = nullptr;
+    std::unique_ptr<Impairment> impair_rx; // null unless [impair] is active
+    std::unique_ptr<Impairment> impair_tx;
 };
 
 class Worker final : tcp::SegmentSink {
@@ -64,6 +67,9 @@ private:
     void arp_input(PortRuntime& p, rte_mbuf* m) noexcept;
     void send_l2(PortRuntime& p, rte_mbuf* m, const rte_ether_addr& dst,
                  std::uint16_t ether_type) noexcept;
+    void tx(PortRuntime& p, rte_mbuf* m) noexcept;
+    void impair_release(PortRuntime& p) noexcept;
+    void impair_stats() noexcept;
     [[nodiscard]] bool owns(std::uint32_t ip) const noexcept;
     PortRuntime* route(std::uint32_t dst, std::uint32_t& next_hop) noexcept;
     void control() noexcept;

@@ -40,7 +40,7 @@ TEST_CASE("config errors: TOML syntax", "[config][errors]") {
 TEST_CASE("config errors: unknown section and top-level key", "[config][errors]") {
     CHECK(messages("\n[tcpp]\nmss = 1\n") ==
           Messages{"t.toml:2:2: tcpp: unknown section (valid: [eal], [engine], [[port]], "
-                   "[[listener]], [tcp])"});
+                   "[[listener]], [tcp], [impair])"});
     CHECK(messages("workers = 4\n") ==
           Messages{"t.toml:1:1: workers: keys belong in a section (did you mean workers in "
                    "[engine]?)"});
@@ -48,7 +48,7 @@ TEST_CASE("config errors: unknown section and top-level key", "[config][errors]"
           Messages{"t.toml:1:1: mtu: keys belong in a section (did you mean mtu in [[port]]?)"});
     CHECK(messages("colour = 4\n") ==
           Messages{"t.toml:1:1: colour: unknown section (valid: [eal], [engine], [[port]], "
-                   "[[listener]], [tcp])"});
+                   "[[listener]], [tcp], [impair])"});
 }
 
 TEST_CASE("config errors: a section of the wrong shape", "[config][errors]") {
@@ -310,4 +310,21 @@ TEST_CASE("config errors: a file that cannot be read", "[config][errors]") {
     (void)load_config("/", errors);
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].message == "/: cannot read: Is a directory");
+}
+
+TEST_CASE("config: [impair] probabilities in ppm and delays", "[config]") {
+    std::vector<ConfigError> errors;
+    EngineConfig c = parse_config("[impair]\nrx_drop = 10000\ntx_reorder = 5000\ntx_delay = \"2ms\"\n"
+                                  "seed = 42\n",
+                                  "t.toml", errors);
+    REQUIRE(errors.empty());
+    CHECK(c.impair_rx.drop_ppm == 10000);
+    CHECK(c.impair_tx.reorder_ppm == 5000);
+    CHECK(c.impair_tx.delay == tcpterm::ms(2));
+    CHECK(c.impair_rx.delay == 0);
+    CHECK(c.impair_seed == 42);
+    errors.clear();
+    (void)parse_config("[impair]\nrx_drop = 2000000\n", "t.toml", errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message.find("impair.rx_drop") != std::string::npos);
 }

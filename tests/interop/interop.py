@@ -56,6 +56,8 @@ class Engine:
         self.output = []
         self.cfg = None
 
+    impair = None
+
     def config_text(self):
         lines = ["[eal]",
                  'args = ["--no-huge", "-m", "256", "--no-pci", "--log-level=*:warning"]',
@@ -69,6 +71,8 @@ class Engine:
             lines.append("")
         lines.append("[tcp]")
         lines += ["%s = %s" % kv for kv in self.tcp.items()]
+        if self.impair:
+            lines += ["", "[impair]"] + ["%s = %s" % kv for kv in self.impair.items()]
         return "\n".join(lines) + "\n"
 
     def start(self):
@@ -381,6 +385,51 @@ def t_silent_peer(binary):
         expect(st.get("conn_timeout", 0) >= 1, "conn_timeout counted")
         expect(e.states().get("established", 0) == 0, "connection aborted")
         s.close()
+    finally:
+        e.stop()
+        e.cleanup()
+
+
+def t_impaired_echo(binary):
+    # Nothing lost under faults: 1% drop, 1% duplication, 1% reordering both ways and 0.1%
+    # corruption (caught by the checksums) on the engine's port; 100 connections echo 20 kB each
+    # (10 at a time) and every byte comes back intact; afterwards no connection is left open.
+    e = Engine(binary, "impair", [ECHO])
+    e.impair = {}
+    for d in ("rx", "tx"):
+        e.impair.update({d + "_drop": "10000", d + "_duplicate": "10000", d + "_reorder": "10000",
+                         d + "_corrupt": "1000"})
+    e.impair["seed"] = "7"
+    try:
+        e.start()
+        errors = []
+
+        def client(k):
+            for i in range(k, 100, 10):
+                data = os.urandom(20000)
+                try:
+                    s = socket.create_connection((ENGINE_IP, 7), timeout=20)
+                    t = threading.Thread(target=s.sendall, args=(data,))
+                    t.start()
+                    got = recv_all(s, len(data))
+                    t.join()
+                    s.close()
+                    if got != data:
+                        errors.append("connection %d: %d of %d bytes, equal=%s" % (i, len(got), len(data), got == data[:len(got)]))
+                except OSError as exc:
+                    errors.append("connection %d: %s" % (i, exc))
+        ts = [threading.Thread(target=client, args=(k,)) for k in range(10)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        expect(not errors, "transfers under impairment:\n" + "\n".join(errors[:10]))
+        st = e.stats()
+        expect(st.get("worker_impair_dropped", 0) > 0 and st.get("worker_impair_reordered", 0) > 0
+               and st.get("worker_impair_duplicated", 0) > 0, "impairment active: %s" %
+               {k: v for k, v in st.items() if k.startswith("worker_impair")})
+        caught = st.get("net_drop_bad_tcp_csum", 0) + st.get("net_drop_bad_ip_csum", 0)
+        expect(caught > 0 or st.get("worker_impair_corrupted", 0) == 0, "corruption caught by checksums")
+        wait_for(lambda: sum(v for k, v in e.states().items() if k not in ("listen", "time_wait", "closed")) == 0,
+                 30, "every connection closed")
     finally:
         e.stop()
         e.cleanup()
