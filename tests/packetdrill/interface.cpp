@@ -20,6 +20,9 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include <dlfcn.h>
+#include <getopt.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -28,6 +31,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <new>
 #include <string>
@@ -148,6 +152,16 @@ bool init_eal() {
         }
         const int r = rte_eal_init(static_cast<int>(argv.size()), argv.data());
         ok = r >= 0 || rte_errno == EALREADY;
+        if (r >= 0) {
+            // --in-memory cannot go with --no-huge: remove our runtime directory at exit.
+            std::atexit([] {
+                const std::filesystem::path dir = rte_eal_get_runtime_dir();
+                if (dir.filename().string().rfind("tcpterm-pd-", 0) == 0) {
+                    std::error_code ec;
+                    std::filesystem::remove_all(dir, ec);
+                }
+            });
+        }
         if (have) {
             sched_setaffinity(0, sizeof saved, &saved);
         }
@@ -399,6 +413,40 @@ static int pd_pipe(void* u, int fds[2]) {
 static int pd_splice(void*, int, loff_t*, int, loff_t*, size_t, unsigned int) {
     errno = ENOTSUP;
     return -1;
+}
+
+// packetdrill dlopen()s this library with RTLD_DEEPBIND. packetdrill's executable uses getopt, so
+// optind/optarg live in its own copies (copy relocations) and glibc's getopt_long works on those,
+// while DPDK's EAL, bound "deeply", reads glibc's original variables and never sees an argument
+// (rte_eal_init crashes on a NULL optarg). EAL's lookups find this definition first: it keeps the
+// two sets of variables in step around glibc's real getopt_long. Without deep binding (the tests)
+// both sets are the same and this is a plain pass-through, which EAL does not even reach.
+__attribute__((visibility("default"))) int getopt_long(int argc, char* const argv[],
+                                                       const char* shortopts,
+                                                       const struct option* longopts, int* index) {
+    using Fn = int (*)(int, char* const*, const char*, const struct option*, int*);
+    static Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "getopt_long"));
+    // The program's global scope (RTLD_DEFAULT would search ours, deep-bound, first).
+    static void* prog = dlopen(nullptr, RTLD_NOW);
+    auto* g_optind = static_cast<int*>(dlsym(prog, "optind"));
+    auto* g_opterr = static_cast<int*>(dlsym(prog, "opterr"));
+    auto* g_optopt = static_cast<int*>(dlsym(prog, "optopt"));
+    auto* g_optarg = static_cast<char**>(dlsym(prog, "optarg"));
+    const bool split = g_optind != nullptr && g_optind != &optind && g_opterr != nullptr &&
+                       g_optopt != nullptr && g_optarg != nullptr;
+    if (split) {
+        *g_optind = optind;
+        *g_opterr = opterr;
+        *g_optopt = optopt;
+        *g_optarg = optarg;
+    }
+    const int r = real(argc, argv, shortopts, longopts, index);
+    if (split) {
+        optind = *g_optind;
+        optopt = *g_optopt;
+        optarg = *g_optarg;
+    }
+    return r;
 }
 
 __attribute__((visibility("default"))) void
