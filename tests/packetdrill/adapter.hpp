@@ -79,6 +79,7 @@ struct Sock final : tcp::ConnHandler, tcp::ListenHandler {
     bool wr_shut = false;          // shutdown(SHUT_WR)
     bool connect_reported = false; // the non-blocking connect's success was returned once
     int so_error = 0;              // pending error (SO_ERROR), reported once
+    std::uint64_t gen = 0;         // bumped on every event from the stack (EPOLLET reports changes)
     int closed_error = -1;         // set by on_closed (0 = orderly)
 
     // Options (inherited by accepted sockets, applied to the control block when there is one).
@@ -105,8 +106,8 @@ struct Sock final : tcp::ConnHandler, tcp::ListenHandler {
 struct EpollEntry {
     std::uint32_t events = 0;
     std::uint64_t data = 0;
-    std::uint32_t last = 0; // mask last reported (edge-triggered approximation)
-    bool disabled = false;  // EPOLLONESHOT fired
+    std::uint64_t gen = ~std::uint64_t{0}; // socket event count at the last report (EPOLLET)
+    bool disabled = false;                 // EPOLLONESHOT fired
 };
 
 class Adapter final : public tcp::SegmentSink {

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace tcpterm::pd {
@@ -32,6 +33,7 @@ namespace tcpterm::pd {
 
 void Sock::on_connected(tcp::Tcb&) {
     kind = Kind::connected;
+    ++gen;
     a.wake();
 }
 
@@ -43,15 +45,18 @@ void Sock::on_readable(tcp::Tcb& c) {
             rbuf.append(buf, n);
         }
     }
+    ++gen;
     a.wake();
 }
 
 void Sock::on_peer_fin(tcp::Tcb&) {
     peer_fin = true;
+    ++gen;
     a.wake();
 }
 
 void Sock::on_writable(tcp::Tcb&) {
+    ++gen;
     a.wake();
 }
 
@@ -62,10 +67,12 @@ void Sock::on_closed(tcp::Tcb&, int error) {
         so_error = error;
     }
     kind = Kind::closed;
+    ++gen;
     a.wake();
 }
 
 void Sock::on_acceptable(tcp::Listener&) {
+    ++gen;
     a.wake();
 }
 
@@ -114,7 +121,7 @@ void Adapter::apply_options(Sock& s) {
         stack_->set_user_timeout(c, ms(s.user_timeout_ms));
     }
     if (s.sndbuf > 0) {
-        c.snd_buf = static_cast<std::uint32_t>(s.sndbuf);
+        c.snd_buf = 2 * static_cast<std::uint32_t>(s.sndbuf); // Linux doubles it too
     }
 }
 
@@ -530,6 +537,10 @@ long Adapter::send(int fd, const iovec* iov, int iovcnt, int flags) {
             break;
         }
         const long r = stack_->send(*s->tcb, data.data() + done, data.size() - done);
+        if (opt_.verbose) {
+            std::fprintf(stderr, "tcpterm pd: send fd %d: %ld of %zu (space %u)\n", fd, r,
+                         data.size() - done, s->tcb != nullptr ? s->tcb->send_space() : 0);
+        }
         if (r < 0) {
             if (done > 0) {
                 break;
@@ -899,7 +910,7 @@ long Adapter::epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
         if (set.count(fd) != 0) {
             return -EEXIST;
         }
-        set[fd] = EpollEntry{ev->events, ev->data.u64, 0, false};
+        set[fd] = EpollEntry{ev->events, ev->data.u64, ~std::uint64_t{0}, false};
         return 0;
     case EPOLL_CTL_MOD:
         if (ev == nullptr) {
@@ -908,7 +919,7 @@ long Adapter::epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
         if (set.count(fd) == 0) {
             return -ENOENT;
         }
-        set[fd] = EpollEntry{ev->events, ev->data.u64, 0, false};
+        set[fd] = EpollEntry{ev->events, ev->data.u64, ~std::uint64_t{0}, false};
         return 0;
     case EPOLL_CTL_DEL:
         return set.erase(fd) != 0 ? 0 : -ENOENT;
@@ -925,8 +936,9 @@ long Adapter::epoll_wait(int epfd, epoll_event* evs, int maxevents, int timeout_
     if (maxevents <= 0 || evs == nullptr) {
         return -EINVAL;
     }
-    // Level-triggered; EPOLLET reports a descriptor when its ready mask changed since the last
-    // report; EPOLLONESHOT disables it after one report.
+    // Level-triggered; EPOLLET reports a ready descriptor only when an event (data, ACK, FIN,
+    // error, connection) reached its socket since the last report, as Linux's wake-ups do;
+    // EPOLLONESHOT disables it after one report.
     auto scan = [&](bool consume) {
         long n = 0;
         for (auto& [fd, en] : epolls_[epfd]) {
@@ -935,15 +947,15 @@ long Adapter::epoll_wait(int epfd, epoll_event* evs, int maxevents, int timeout_
             }
             const std::uint32_t m =
                 poll_mask(fd) & (en.events | EPOLLERR | EPOLLHUP) & ~std::uint32_t{POLLNVAL};
+            const auto s = sock(fd);
+            const std::uint64_t gen = s != nullptr ? s->gen : 0;
             const bool edge = (en.events & EPOLLET) != 0;
-            const bool report = m != 0 && (!edge || (m & ~en.last) != 0);
-            if (consume) {
-                en.last = m;
-            }
+            const bool report = m != 0 && (!edge || gen != en.gen);
             if (!report || n >= maxevents) {
                 continue;
             }
             if (consume) {
+                en.gen = gen;
                 evs[n].events = m;
                 evs[n].data.u64 = en.data;
                 if (en.events & EPOLLONESHOT) {
