@@ -109,8 +109,8 @@ std::vector<std::uint8_t> seg(std::uint8_t flags, std::uint32_t seq, std::uint32
     t[12] = static_cast<std::uint8_t>((20 + opts.size()) / 4 << 4);
     t[13] = flags;
     put16(t + 14, 65535);
-    std::memcpy(t + 20, opts.data(), opts.size());
-    std::memcpy(t + 20 + opts.size(), data.data(), data.size());
+    std::copy(opts.begin(), opts.end(), t + 20);
+    std::copy(data.begin(), data.end(), t + 20 + opts.size());
     std::vector<std::uint8_t> ph(12 + tcp_len);
     put32(ph.data(), kRemote);
     put32(ph.data() + 4, kLocal);
