@@ -319,6 +319,9 @@ constexpr Key kKeys[] = {
     integer(S::tcp, "challenge_ack_limit", "1000", 0, kMax32, "per second",
             "challenge ACKs per second per worker (RFC 5961; 0 = none)",
             &tcp<&T::challenge_ack_limit>),
+    duration(S::tcp, "invalid_ratelimit", "\"500ms\"", 0, sec(10),
+             "at most one ACK per connection per this for out-of-window segments "
+             "(tcp_invalid_ratelimit; 0 = no limit)", &tcp<&T::invalid_ratelimit>),
     integer(S::tcp, "ttl", "64", 1, 255, "hops", "IPv4 TTL of sent packets", &tcp<&T::ttl>),
     integer(S::impair, "rx_drop", "0", 0, 1'000'000, "per million",
             "probability of dropping received packets, before the stack sees them", &imp_rx<&I::drop_ppm>),

@@ -54,6 +54,7 @@ struct TcpConfig {
     bool timestamps = true; // RFC 7323
     bool window_scaling = true;
     std::uint32_t challenge_ack_limit = 1000; // per second per core (RFC 5961 10)
+    Nanos invalid_ratelimit = ms(500); // one ACK per connection per this for unacceptable segments
     std::uint8_t ttl = 64;
 };
 

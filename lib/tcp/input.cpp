@@ -193,12 +193,21 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         return;
     }
 
+    // A SYN in a synchronized state, whatever its sequence number, gets a challenge ACK and is
+    // dropped (RFC 5961 4.2): checked before the window so that blind SYNs cannot make us send an
+    // ACK each, only the rate-limited challenge ACKs.
+    if (syn && c.state != State::syn_recv) {
+        ++stats_.drop(TcpDrop::syn_in_window);
+        challenge_ack(c);
+        return;
+    }
+
     // PAWS (RFC 7323 5.3): a timestamp older than TS.Recent marks a duplicate from an earlier
     // window: not acceptable, ACK and drop (a RST is exempt; TS.Recent expires after 24 days).
     if (c.ts_ok && seg.opts.has_ts && !rst && seq_lt(seg.opts.ts_val, c.ts_recent) &&
         now_ - c.ts_recent_stamp < kPawsIdle) {
         ++stats_.drop(TcpDrop::paws);
-        send_ack(c);
+        oow_ack(c);
         return;
     }
 
@@ -206,7 +215,7 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
     if (!acceptable(c, seg.seq, seg_len)) {
         if (!rst) {
             ++stats_.drop(TcpDrop::out_of_window);
-            send_ack(c);
+            oow_ack(c);
         } else {
             ++stats_.drop(TcpDrop::rst_not_exact);
         }
@@ -239,18 +248,12 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         return;
     }
 
-    // Fourth: SYN in a synchronized state: challenge ACK (RFC 5961 4.2), never a reset.
+    // Fourth: SYN (only SYN-RECEIVED gets here with one; others were challenged above): a SYN
+    // that is not the retransmission of the first one gets a challenge ACK, never a reset.
     if (syn) {
         ++stats_.drop(TcpDrop::syn_in_window);
         challenge_ack(c);
         return;
-    }
-
-    // Timestamps: remember the peer's clock when the segment covers the left edge (RFC 7323 4.3).
-    if (c.ts_ok && seg.opts.has_ts && seq_leq(seg.seq, c.rcv.nxt) &&
-        !seq_lt(seg.opts.ts_val, c.ts_recent)) {
-        c.ts_recent = seg.opts.ts_val;
-        c.ts_recent_stamp = now_;
     }
 
     // Fifth: the ACK field.
@@ -316,6 +319,14 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         challenge_ack(c);
         return;
     }
+    // Timestamps: remember the peer's clock when the segment covers the left edge (RFC 7323 4.3),
+    // only once its ACK was found acceptable: an ACK of unsent data must not move TS.Recent.
+    if (c.ts_ok && seg.opts.has_ts && seq_leq(seg.seq, c.rcv.nxt) &&
+        !seq_lt(seg.opts.ts_val, c.ts_recent)) {
+        c.ts_recent = seg.opts.ts_val;
+        c.ts_recent_stamp = now_;
+    }
+
     if (c.rtx_timer.armed() &&
         c.rtx_timer.kind() == static_cast<std::uint8_t>(TimerKind::persist)) {
         c.retries = 0; // the peer answers our zero-window probes (Linux resets probes_out on ACK)

@@ -187,6 +187,16 @@ bool TcpStack::challenge_ack(Tcb& c) noexcept {
     return true;
 }
 
+void TcpStack::oow_ack(Tcb& c) noexcept {
+    const Nanos limit = cfg_.tcp.invalid_ratelimit;
+    if (limit > 0 && c.last_oow_ack != 0 && now_ - c.last_oow_ack < limit) {
+        ++stats_[Counter::oow_acks_limited];
+        return;
+    }
+    c.last_oow_ack = now_;
+    send_ack(c);
+}
+
 void TcpStack::arm_rtx(Tcb& c) noexcept {
     c.rtx_timer.set_kind(static_cast<std::uint8_t>(TimerKind::rtx));
     wheel_.start(c.rtx_timer, now_ + c.rto);

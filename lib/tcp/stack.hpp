@@ -169,6 +169,9 @@ public:
     void send_syn(Tcb& c) noexcept;
     void send_probe(Tcb& c) noexcept;
     bool challenge_ack(Tcb& c) noexcept;
+    /// The ACK for an unacceptable segment, at most one per invalid_ratelimit per connection
+    /// (Linux tcp_invalid_ratelimit), so spoofed segments cannot turn us into an ACK reflector.
+    void oow_ack(Tcb& c) noexcept;
     /// Resends the segment at SND.UNA; returns the sequence space it covers.
     std::uint32_t retransmit_first(Tcb& c) noexcept;
     void arm_rtx(Tcb& c) noexcept;

@@ -105,6 +105,7 @@ struct Tcb : ConnEntry {
     Nanos last_tx = 0;
     Nanos zero_wnd_since = 0;
     Nanos last_ka_probe = 0;
+    Nanos last_oow_ack = 0; // last ACK for an unacceptable segment (rate limit)
 
     // Per-connection timeouts (copied from the profile, changeable by the application).
     Nanos keepalive_time = 0;

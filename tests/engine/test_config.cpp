@@ -52,6 +52,7 @@ void require_tcp_equal(const tcp::TcpConfig& a, const tcp::TcpConfig& b) {
     CHECK(a.backlog == b.backlog);
     CHECK(a.syn_backlog == b.syn_backlog);
     CHECK(a.syncookies == b.syncookies);
+    CHECK(a.invalid_ratelimit == b.invalid_ratelimit);
     CHECK(a.mss == b.mss);
     CHECK(a.rcv_buf == b.rcv_buf);
     CHECK(a.snd_buf == b.snd_buf);
@@ -331,8 +332,8 @@ TEST_CASE("config: the schema covers every field once, with sane rows", "[config
             ++tcp_keys;
         }
     }
-    CHECK(tcp_keys == 33); // every tcp::TcpConfig field
-    CHECK(seen.size() == 2 + 11 + 9 + 7 + 33 + 12); // + [impair]
+    CHECK(tcp_keys == 34); // every tcp::TcpConfig field
+    CHECK(seen.size() == 2 + 11 + 9 + 7 + 34 + 12); // + [impair]
     CHECK(schema::find_key(schema::Section::tcp, "mss") != nullptr);
     CHECK(schema::find_key(schema::Section::engine, "mss") == nullptr);
 }

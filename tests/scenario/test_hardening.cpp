@@ -157,3 +157,38 @@ TEST_CASE("ISN: keyed per four-tuple and moving with the clock (RFC 6528)", "[ha
     sc2.peer(kSyn, 1000, 0, {.mss = 1460}, 40001);
     CHECK(sc2.next().seq != a); // another secret, another ISN for the same tuple and time
 }
+
+TEST_CASE("blind injection (RFC 5961): a sweep of spoofed RSTs and SYNs resets nothing",
+          "[hardening]") {
+    tcp::StackConfig cfg = Scenario::defaults();
+    cfg.tcp.challenge_ack_limit = 100;
+    Scenario sc(cfg);
+    tcp::Tcb* c = sc.handshake();
+    (void)c;
+    // 4000 RSTs and 4000 SYNs spread over +-2^31 around RCV.NXT (1001), none exactly at it.
+    std::size_t injected = 0;
+    for (std::int64_t k = -2000; k < 2000; ++k) {
+        const auto seq = static_cast<std::uint32_t>(1001 + k * 1'073'741 + 7);
+        sc.peer(kRst, seq, 0);
+        sc.peer(kSyn, seq, 0, {.mss = 1460});
+        injected += 2;
+    }
+    CHECK(sc.state() == State::established);
+    CHECK(sc.stats()[Counter::conn_reset] == 0);
+    // Challenge ACKs within one second stay within the randomised budget (<= 1.5 x limit).
+    std::size_t acks = 0;
+    while (sc.pending() > 0) {
+        Out o = sc.next();
+        CHECK(flags_str(o.flags) == flags_str(kAck));
+        ++acks;
+    }
+    CHECK(acks <= 150);
+    CHECK(acks >= 50);
+    CHECK(sc.stats()[Counter::challenge_acks] == acks);
+    CHECK(sc.stats()[Counter::challenge_acks] + sc.stats()[Counter::challenge_acks_limited] +
+              sc.stats().drop(tcp::TcpDrop::rst_not_exact) >=
+          injected / 2);
+    // The real peer can still reset it, at exactly RCV.NXT.
+    sc.peer(kRst, 1001, 0);
+    CHECK(sc.state() == State::closed);
+}

@@ -126,7 +126,9 @@ TEST_CASE("out-of-window segments in each closing state are answered with an ACK
     for (State s :
          {State::fin_wait1, State::fin_wait2, State::close_wait, State::closing, State::last_ack}) {
         DYNAMIC_SECTION("state " << tcp::state_name(s)) {
-            Scenario sc;
+            tcp::StackConfig cfg = Scenario::defaults();
+            cfg.tcp.invalid_ratelimit = 0; // answer every one (the limit has its own test)
+            Scenario sc(cfg);
             const std::uint32_t rcv_nxt = reach(sc, s);
             const std::uint32_t our_nxt = (s == State::close_wait) ? sc.e(1) : sc.e(2);
             sc.peer(kAck, rcv_nxt + 200000, sc.e(1), {.data = "zz"});
@@ -233,4 +235,19 @@ TEST_CASE("all eleven states are reached and counted", "[rst][states]") {
         INFO("state " << tcp::state_name(static_cast<State>(s)));
         CHECK(into[s] >= 1);
     }
+}
+
+TEST_CASE("ACKs for out-of-window segments are rate limited per connection (invalid_ratelimit)",
+          "[rst]") {
+    Scenario sc; // default 500 ms, as Linux
+    sc.handshake();
+    for (int i = 0; i < 10; ++i) {
+        sc.peer(kAck, 900000 + static_cast<std::uint32_t>(i), sc.e(1), {.data = "x"});
+    }
+    sc.expect(kAck, sc.e(1), 1001);
+    sc.expect_none();
+    CHECK(sc.stats()[Counter::oow_acks_limited] == 9);
+    sc.advance(ms(500));
+    sc.peer(kAck, 900000, sc.e(1), {.data = "x"});
+    sc.expect(kAck, sc.e(1), 1001);
 }
