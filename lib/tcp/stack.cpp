@@ -14,18 +14,6 @@
 
 namespace tcpterm::tcp {
 
-namespace {
-
-std::uint8_t wscale_for(std::uint32_t buf) {
-    std::uint8_t ws = 0;
-    while (ws < net::kMaxWscale && (std::uint64_t{65535} << ws) < buf) {
-        ++ws;
-    }
-    return ws;
-}
-
-} // namespace
-
 TcpStack::TcpStack(const StackConfig& cfg, rte_mempool* mp, SegmentSink& sink, Nanos now)
     : cfg_(cfg), mp_(mp), sink_(sink), now_(now), origin_(now),
       table_(cfg.max_connections + cfg.max_time_wait), wheel_(cfg.timer_tick, now),
@@ -130,7 +118,7 @@ Tcb* TcpStack::new_tcb(const FourTuple& t, std::uint32_t hash) noexcept {
     c->snd_buf = k.snd_buf;
     c->rcv_buf = k.rcv_buf;
     c->rto = k.rto_initial;
-    c->rcv.wscale = k.window_scaling ? wscale_for(k.rcv_buf) : 0;
+    c->rcv.wscale = k.window_scaling ? window_shift_for(k.rcv_buf) : 0;
     c->ts_offset = keyed_hash(t, kTsDomain);
     c->last_rx = now_;
     c->last_tx = now_;

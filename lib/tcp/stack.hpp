@@ -32,6 +32,15 @@ struct rte_mempool;
 
 namespace tcpterm::tcp {
 
+/// The smallest window shift that lets the 16-bit window field announce `buf` bytes (RFC 7323).
+constexpr std::uint8_t window_shift_for(std::uint32_t buf) noexcept {
+    std::uint8_t ws = 0;
+    while (ws < net::kMaxWscale && (std::uint64_t{65535} << ws) < buf) {
+        ++ws;
+    }
+    return ws;
+}
+
 /// Sets the send MSS from the peer's MSS option, ours, and the options every segment carries.
 void set_send_mss(Tcb& c, const net::TcpOptions& peer, const TcpConfig& k) noexcept;
 

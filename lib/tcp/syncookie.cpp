@@ -24,14 +24,6 @@ constexpr std::array<std::uint16_t, 4> kMssTable = {536, 1300, 1440, 1460};
 constexpr std::uint32_t kMask = 0x00FFFFFFu;
 constexpr std::uint32_t kNoWscale = 0xF;
 
-std::uint8_t wscale_for(std::uint32_t buf) {
-    std::uint8_t ws = 0;
-    while (ws < net::kMaxWscale && (std::uint64_t{65535} << ws) < buf) {
-        ++ws;
-    }
-    return ws;
-}
-
 } // namespace
 
 void TcpStack::send_syncookie(Listener& l, const net::TcpSegment& seg) noexcept {
@@ -77,7 +69,7 @@ void TcpStack::send_syncookie(Listener& l, const net::TcpSegment& seg) noexcept 
         f.opts.ts_ecr = seg.opts.ts_val;
         if (ws) {
             f.opts.has_wscale = true;
-            f.opts.wscale = wscale_for(cfg_.tcp.rcv_buf);
+            f.opts.wscale = window_shift_for(cfg_.tcp.rcv_buf);
         }
     }
     if (!net::prepend_ipv4_tcp(m, f, cfg_.checksum)) {
