@@ -63,8 +63,12 @@ void TcpStack::closed_input(const net::TcpSegment& seg) noexcept {
 // carries (RFC 9293 3.7.1; with timestamps, 12). Call once ts_ok is known.
 void set_send_mss(Tcb& c, const net::TcpOptions& o, const TcpConfig& k) noexcept {
     c.peer_mss = o.has_mss && o.mss > 0 ? o.mss : 536; // RFC 9293 3.7.1 default
-    c.mss =
-        static_cast<std::uint16_t>(std::min<std::uint16_t>(c.peer_mss, k.mss) - (c.ts_ok ? 12 : 0));
+    // Never below 48 bytes of payload (Linux tcp_min_snd_mss, CVE-2019-11479): a peer must not be
+    // able to make us cut data into tiny segments, nor an MSS below the options wrap around.
+    constexpr std::uint16_t kMinSendMss = 48;
+    const auto options = static_cast<std::uint16_t>(c.ts_ok ? 12 : 0);
+    const std::uint16_t mss = std::min<std::uint16_t>(c.peer_mss, k.mss);
+    c.mss = mss > kMinSendMss + options ? static_cast<std::uint16_t>(mss - options) : kMinSendMss;
 }
 
 // RFC 9293 3.10.7.3: SYN-SENT.
@@ -483,9 +487,9 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
                 if (c.rd_shutdown) {
                     stats_[Counter::rd_discarded_bytes] += len;
                 } else {
-                    rte_pktmbuf_adj(m, static_cast<std::uint16_t>(seg.payload_off + skip));
-                    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_pkt_len(m) - len));
-                    c.rcv_q.append(m);
+                    // Headers and already-received bytes may reach past the first segment of
+                    // a chain: cut by walking the chain, not with rte_pktmbuf_adj/trim.
+                    c.rcv_q.append_range(m, seg.payload_off + skip, len);
                     m = nullptr;
                     readable = true;
                 }

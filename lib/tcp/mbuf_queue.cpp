@@ -28,6 +28,33 @@ void MbufQueue::append(rte_mbuf* m) noexcept {
     }
 }
 
+void MbufQueue::append_range(rte_mbuf* m, std::uint32_t off, std::uint32_t len) noexcept {
+    rte_mbuf* keep_head = nullptr;
+    rte_mbuf* keep_tail = nullptr;
+    while (m != nullptr) {
+        rte_mbuf* next = m->next;
+        m->next = nullptr;
+        const std::uint32_t dl = m->data_len;
+        if (off >= dl || len == 0) { // wholly before the range, or past its end
+            off -= std::min(off, dl);
+            rte_pktmbuf_free_seg(m);
+        } else {
+            m->data_off = static_cast<std::uint16_t>(m->data_off + off);
+            m->data_len = static_cast<std::uint16_t>(std::min(dl - off, len));
+            len -= m->data_len;
+            off = 0;
+            if (keep_tail != nullptr) {
+                keep_tail->next = m;
+            } else {
+                keep_head = m;
+            }
+            keep_tail = m;
+        }
+        m = next;
+    }
+    append(keep_head);
+}
+
 std::size_t MbufQueue::append_copy(rte_mempool* mp, const void* data, std::size_t len) noexcept {
     const auto* src = static_cast<const std::uint8_t*>(data);
     std::size_t done = 0;
@@ -114,7 +141,11 @@ rte_mbuf* MbufQueue::take_front(std::size_t len, rte_mempool* clone_pool) noexce
         } else {
             // Split: clone the head for the part taken, advance the original past it.
             const std::uint16_t part = static_cast<std::uint16_t>(len - taken);
+            // rte_pktmbuf_clone clones a whole chain: detach the head from the queue first.
+            rte_mbuf* rest = head_->next;
+            head_->next = nullptr;
             m = rte_pktmbuf_clone(head_, clone_pool);
+            head_->next = rest;
             if (m == nullptr) {
                 break;
             }

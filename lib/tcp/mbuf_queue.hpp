@@ -27,6 +27,9 @@ public:
     /// Appends a packet (or chain) whose data_len fields give the bytes; takes ownership.
     /// Zero-length segments are freed, not queued.
     void append(rte_mbuf* m) noexcept;
+    /// Appends bytes [off, off + len) of packet `m` (a chain); the rest of `m` is freed. Takes
+    /// ownership of `m`.
+    void append_range(rte_mbuf* m, std::uint32_t off, std::uint32_t len) noexcept;
     /// Copies `len` bytes into mbufs from `mp`, filling the last one first. Returns the bytes
     /// queued (fewer than len only if the pool ran dry).
     std::size_t append_copy(rte_mempool* mp, const void* data, std::size_t len) noexcept;

@@ -283,7 +283,7 @@ void TcpStack::output(Tcb& c) noexcept {
             if (len == 0) {
                 break;
             }
-            if (len < c.mss && len < unsent && len < c.snd.max_wnd / 2) {
+            if (len < c.mss && len < unsent && len < c.snd.max_wnd / 2 && !c.sws_override) {
                 break; // sender-side silly window avoidance (RFC 9293 3.8.6.2.1)
             }
             if (len < c.mss && flight > 0 && !c.nodelay && !c.wr_shutdown) {
@@ -330,7 +330,10 @@ void TcpStack::output(Tcb& c) noexcept {
             }
             arm_rtx(c);
         }
-    } else if (c.unsent() > 0 && c.snd.wnd == 0 && can_send_data) {
+    } else if (c.unsent() > 0 && can_send_data) {
+        // Nothing in flight and data waiting: a zero window, or one too small to send into
+        // (silly window avoidance). Either way the persist timer must run, or the connection
+        // (an orphan too) would wait forever for a window update that may never come.
         if (!c.rtx_timer.armed()) {
             if (c.zero_wnd_since == 0) {
                 c.zero_wnd_since = now_;

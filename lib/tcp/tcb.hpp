@@ -77,6 +77,8 @@ struct Tcb : ConnEntry {
     std::uint8_t ka_probes = 0; // keepalive probes sent and unanswered
     bool linger_notify = false; // close() with linger T: on_closed reports the outcome
     bool dead = false;          // released; freed when the stack's entry point returns
+    bool sws_override =
+        false; // persist expired: send into a small window once (RFC 9293 3.8.6.2.1)
 
     std::uint16_t mss = 536; // effective send MSS
     std::uint16_t peer_mss = 536;

@@ -68,8 +68,16 @@ void TcpStack::on_timer(Timer& t) noexcept {
         Tcb& c = *bi::get_parent_from_member<Tcb>(&t, &Tcb::rtx_timer);
         ++stats_.expiry(kind);
         if (kind == TimerKind::persist) {
-            if (c.unsent() == 0 || c.snd.wnd > 0) {
+            if (c.unsent() == 0) {
                 output(c);
+                return;
+            }
+            if (c.snd.wnd > 0) {
+                // A window too small for silly-window avoidance: the override timeout of RFC
+                // 9293 3.8.6.2.1 has passed, send what fits.
+                c.sws_override = true;
+                output(c);
+                c.sws_override = false;
                 return;
             }
             // Give up when the window stayed closed too long (zero_window_timeout, or the user

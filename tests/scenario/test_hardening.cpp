@@ -4,6 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <rte_byteorder.h>
+#include <rte_mbuf.h>
+
+#include <cstring>
+
 using namespace tcpterm;
 using namespace tcpterm::test;
 using tcp::Counter;
@@ -191,4 +196,78 @@ TEST_CASE("blind injection (RFC 5961): a sweep of spoofed RSTs and SYNs resets n
     // The real peer can still reset it, at exactly RCV.NXT.
     sc.peer(kRst, 1001, 0);
     CHECK(sc.state() == State::closed);
+}
+
+// Regressions found by fuzz_tcp_input (inputs in tests/fuzz/crashes/fuzz_tcp_input/).
+
+TEST_CASE("fuzz regression: a tiny peer MSS with timestamps does not wrap the send MSS",
+          "[hardening][fuzz]") {
+    Scenario sc(ts_cfg());
+    sc.peer(kSyn, 1000, 0, {.mss = 1, .ts = true, .ts_val = 1});
+    Out sa = sc.expect(kSyn | kAck, sc.e(0), 1001);
+    sc.peer(kAck, 1001, sc.e(1), {.ts = true, .ts_val = 2, .ts_ecr = sa.opts.ts_val});
+    REQUIRE_FALSE(sc.app.conns.empty());
+    CHECK(sc.app.conns.back()->mss == 48); // Linux's tcp_min_snd_mss
+}
+
+TEST_CASE("fuzz regression: a small window with nothing in flight does not stall forever",
+          "[hardening][fuzz]") {
+    Scenario sc;
+    tcp::Tcb* c = sc.handshake();               // max window 65535
+    sc.peer(kAck, 1001, sc.e(1), {.win = 100}); // the window shrinks to 100
+    sc.stack.send(*c, std::string(1000, 'd').data(), 1000);
+    sc.expect_none();   // silly window avoidance holds the 100-byte sliver back...
+    sc.stack.close(*c); // ...even for an orphan
+    sc.advance(ms(200));
+    Out o = sc.next(); // ...until the persist (override) timeout sends what fits
+    CHECK(o.payload.size() == 100);
+}
+
+TEST_CASE("fuzz regression: recv_mbuf of part of a segment returns just that part",
+          "[hardening][fuzz]") {
+    Scenario sc;
+    sc.app.auto_read = false;
+    tcp::Tcb* c = sc.handshake();
+    sc.peer(kAck, 1001, sc.e(1), {.data = "0123456789"});
+    sc.peer(kAck, 1011, sc.e(1), {.data = "abcdefghij"});
+    rte_mbuf* m = sc.stack.recv_mbuf(*c, 4);
+    REQUIRE(m != nullptr);
+    CHECK(rte_pktmbuf_pkt_len(m) == 4);
+    CHECK(m->nb_segs == 1);
+    CHECK(std::string(rte_pktmbuf_mtod(m, const char*), 4) == "0123");
+    rte_pktmbuf_free(m);
+    CHECK(sc.stack.readable(*c) == 16);
+    char buf[32];
+    const std::size_t n = sc.stack.recv(*c, buf, sizeof buf);
+    CHECK(std::string(buf, n) == "456789abcdefghij");
+}
+
+TEST_CASE("fuzz regression: overlap reaching past the first segment of a chain queues no headers",
+          "[hardening][fuzz]") {
+    Scenario sc;
+    tcp::Tcb* c = sc.handshake();
+    (void)c;
+    sc.peer(kAck, 1001, sc.e(1), {.data = std::string(20, 'x')});
+    // The same 20 bytes again plus 90 new ones, in a chain whose first segment holds only 10.
+    rte_mbuf* m1 = rte_pktmbuf_alloc(sc.pool());
+    rte_mbuf* m2 = rte_pktmbuf_alloc(sc.pool());
+    REQUIRE(m1);
+    REQUIRE(m2);
+    std::memset(rte_pktmbuf_append(m1, 10), 'x', 10);
+    char* p = rte_pktmbuf_append(m2, 100);
+    std::memset(p, 'x', 10);
+    std::memset(p + 10, 'N', 90);
+    REQUIRE(rte_pktmbuf_chain(m1, m2) == 0);
+    TcpFields f;
+    f.tuple.laddr = rte_cpu_to_be_32(Scenario::kPeerIp);
+    f.tuple.raddr = rte_cpu_to_be_32(Scenario::kEngineIp);
+    f.tuple.lport = rte_cpu_to_be_16(Scenario::kPeerPort);
+    f.tuple.rport = rte_cpu_to_be_16(Scenario::kEnginePort);
+    f.seq = 1001;
+    f.ack = sc.e(1);
+    f.flags = kAck | kPsh;
+    f.window = 65535;
+    REQUIRE(prepend_ipv4_tcp(m1, f, Checksum::software));
+    sc.inject(m1);
+    CHECK(sc.app.received == std::string(20, 'x') + std::string(90, 'N'));
 }
