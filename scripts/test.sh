@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds (normal and ASan/UBSan), runs every test in both
-# builds, and ends with one line `N passed, N failed` counting test cases. Exit status 0 only if
+# builds, then a 30 s run of each fuzz target, and ends with one line `N passed, N failed` counting test cases. Exit status 0 only if
 # everything built and passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +54,9 @@ else
     echo "build (asan+ubsan) FAILED"
     failed=$((failed + 1))
 fi
+# A short fuzzing run of the libFuzzer targets (clang build, ASan/UBSan), regression inputs first.
+bash scripts/fuzz.sh 30 | tee "$log"
+tally "$log"
 rm -f "$log"
 
 echo "$passed passed, $failed failed"
