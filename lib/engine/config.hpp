@@ -53,6 +53,77 @@ struct ImpairSpec {
     Nanos reorder_gap = ms(1);
 };
 
+// ---- load balancer (lib/lb reads these; the engine only carries them) ----------------------
+
+enum class PoolAlgorithm : std::uint8_t { round_robin, least_connections, maglev };
+enum class MemberAdmin : std::uint8_t { up, down, drain };
+enum class HealthCheckType : std::uint8_t { none, tcp, http };
+enum class ResetAction : std::uint8_t { reset, fin };  // RST on one leg -> RST or FIN on the other
+enum class LimitAction : std::uint8_t { reset, drop }; // past a connection limit: RST or drop SYN
+
+/// One pool member, from "ADDR:PORT [weight=N] [state=up|down|drain] [max_connections=N]".
+struct MemberConfig {
+    std::uint32_t address = 0; // host order
+    std::uint16_t port = 0;
+    std::uint32_t weight = 1;            // 1..65535
+    MemberAdmin state = MemberAdmin::up; // administrative state
+    std::uint32_t max_connections = 0;   // 0 = no limit (per worker, see load-balancer.md)
+};
+
+/// [[pool]]: backends and how to pick and check them.
+struct PoolConfig {
+    std::string name;
+    PoolAlgorithm algorithm = PoolAlgorithm::round_robin;
+    std::vector<MemberConfig> members;
+    HealthCheckType health_check = HealthCheckType::none;
+    Nanos health_interval = sec(2);
+    Nanos health_timeout = sec(1);
+    std::uint32_t health_rise = 2; // consecutive successes to mark a member up
+    std::uint32_t health_fall = 3; // consecutive failures to mark it down
+    std::string health_path = "/"; // HTTP check: GET this; 2xx or 3xx is success
+    bool reset_on_down = false;    // a member marked down gets its existing connections reset
+};
+
+/// [[profile]]: per-connection TCP settings for one leg of a virtual server. Unset values take
+/// the [tcp] section's.
+struct ProfileConfig {
+    std::string name;
+    std::optional<Nanos> idle_timeout;
+    std::optional<Nanos> user_timeout;
+    std::optional<Nanos> linger; // set: close() lingers this long (0 = abortive close, RST)
+    std::optional<bool> keepalive;
+    std::optional<Nanos> keepalive_time;
+    std::optional<Nanos> keepalive_intvl;
+    std::optional<std::uint32_t> keepalive_probes;
+    std::optional<bool> nodelay;
+    std::optional<bool> reset_on_timeout;
+    std::optional<std::uint32_t> rcv_buf;
+    std::optional<std::uint32_t> snd_buf;
+};
+
+/// [[virtual_server]]: an address:port whose connections are proxied to a pool.
+struct VirtualServerConfig {
+    std::string name;
+    std::uint32_t address = 0; // host order; 0 = every owned address
+    std::uint16_t port = 0;
+    std::string pool;
+    std::string client_profile;        // empty = [tcp]
+    std::string server_profile;        // empty = [tcp]
+    std::uint32_t backlog = 0;         // 0 = [tcp] backlog
+    std::uint32_t max_connections = 0; // 0 = no limit (per worker)
+    LimitAction over_limit = LimitAction::reset;
+    std::uint32_t connect_retries = 2; // other members tried after a failed backend connect
+    Nanos connect_timeout = sec(3);
+    ResetAction on_reset = ResetAction::reset;
+    std::optional<std::uint32_t> source_address; // host order; unset = the port's address
+};
+
+/// [lb]: settings shared by every virtual server.
+struct LbConfig {
+    std::uint16_t source_port_min = 10000; // local ports of backend connections
+    std::uint16_t source_port_max = 60999;
+};
+
 struct EngineConfig {
     std::string source; // file it was read from (for messages)
 
@@ -77,6 +148,12 @@ struct EngineConfig {
     std::vector<PortConfig> ports;
     std::vector<ListenerConfig> listeners;
     tcp::TcpConfig tcp;
+
+    // [lb], [[pool]], [[profile]], [[virtual_server]]
+    LbConfig lb;
+    std::vector<PoolConfig> pools;
+    std::vector<ProfileConfig> profiles;
+    std::vector<VirtualServerConfig> virtual_servers;
 
     // [impair]
     ImpairSpec impair_rx;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace tcpterm::engine {
@@ -30,6 +31,7 @@ struct Command {
         list_conns,  // fill `conns` (up to its capacity) with connections in `state` (or all)
         stop_accept, // graceful stop, phase 1: close listeners (resets half-open, counts them)
         reset_all,   // graceful stop, last phase: reset every remaining connection
+        call,        // run `fn` on the worker's lcore (an app's control operation or snapshot)
     };
     Kind kind = Kind::list_conns;
     bool any_state = true;
@@ -37,6 +39,7 @@ struct Command {
     std::vector<ConnInfo> conns; // reserve() the capacity before posting
     std::size_t total = 0;       // matching connections (may exceed conns.capacity())
     std::uint64_t count = 0;     // result of stop_accept / reset_all
+    std::function<void()> fn;    // Kind::call; built by the caller, only invoked by the worker
     std::atomic<bool> done{false};
 };
 

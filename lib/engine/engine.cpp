@@ -6,6 +6,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_pdump.h>
+#include <rte_thash.h>
 
 #include <algorithm>
 #include <atomic>
@@ -128,12 +129,16 @@ bool Engine::init(const std::string& argv0, const std::vector<std::string>& extr
         return false;
     }
     net::Checksum csum = net::Checksum::offload;
+    rte_convert_rss_key(reinterpret_cast<const std::uint32_t*>(kSymmetricKey),
+                        reinterpret_cast<std::uint32_t*>(rss_key_), sizeof rss_key_);
     for (const PortConfig& pc : cfg_.ports) {
         std::uint16_t pid = 0;
-        if (!setup_port(pc, pid, csum)) {
+        std::vector<std::uint16_t> reta;
+        if (!setup_port(pc, pid, csum, reta)) {
             return false;
         }
         port_ids_.push_back(pid);
+        retas_.push_back(std::move(reta));
     }
     unsigned lcore = rte_get_next_lcore(-1, 1, 0);
     for (unsigned i = 0; i < cfg_.workers; ++i) {
@@ -145,11 +150,18 @@ bool Engine::init(const std::string& argv0, const std::vector<std::string>& extr
             rte_eth_macaddr_get(pr.port_id, &pr.mac);
             pr.addresses = cfg_.ports[k].addresses;
             pr.gateway = cfg_.ports[k].gateway;
+            pr.reta = retas_[k];
+            pr.rss_key = rss_key_;
             prs.push_back(std::move(pr));
         }
-        workers_.push_back(
-            std::make_unique<Worker>(i, lcore, cfg_, std::move(prs), mp_, csum, *clock_));
+        workers_.push_back(std::make_unique<Worker>(i, lcore, cfg_.workers, cfg_, std::move(prs),
+                                                    mp_, csum, *clock_));
         lcore = rte_get_next_lcore(lcore, 1, 0);
+    }
+    for (const AppFactory& f : app_factories_) {
+        for (auto& w : workers_) {
+            w->add_app(f);
+        }
     }
     if (!register_telemetry(*this)) {
         fmt::print(stderr, "tcpterm: telemetry registration failed\n");
@@ -157,7 +169,8 @@ bool Engine::init(const std::string& argv0, const std::vector<std::string>& extr
     return true;
 }
 
-bool Engine::setup_port(const PortConfig& pc, std::uint16_t& pid, net::Checksum& csum) {
+bool Engine::setup_port(const PortConfig& pc, std::uint16_t& pid, net::Checksum& csum,
+                        std::vector<std::uint16_t>& reta) {
     const std::string name = device_name(pc.device);
     if (rte_eth_dev_get_port_by_name(name.c_str(), &pid) != 0) {
         fmt::print(stderr, "tcpterm: port '{}' not found (device '{}')\n", name, pc.device);
@@ -233,6 +246,30 @@ bool Engine::setup_port(const PortConfig& pc, std::uint16_t& pid, net::Checksum&
     }
     if (pc.promiscuous) {
         rte_eth_promiscuous_enable(pid);
+    }
+    if (conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS) {
+        // The redirection table, so workers can pick local ports whose replies come back to
+        // them (active opens: the load balancer's backend legs, the generator).
+        const std::uint16_t n = info.reta_size;
+        std::vector<rte_eth_rss_reta_entry64> entries((n + RTE_ETH_RETA_GROUP_SIZE - 1) /
+                                                      RTE_ETH_RETA_GROUP_SIZE);
+        for (auto& e : entries) {
+            e.mask = ~0ull;
+        }
+        if (n > 0 && rte_eth_dev_rss_reta_query(pid, entries.data(), n) == 0) {
+            reta.resize(n);
+            for (std::uint16_t i = 0; i < n; ++i) {
+                reta[i] = entries[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+            }
+        } else {
+            // DPDK's default table spreads entries round robin over the queues.
+            reta.resize(n > 0 ? n : 128);
+            for (std::size_t i = 0; i < reta.size(); ++i) {
+                reta[i] = static_cast<std::uint16_t>(i % queues);
+            }
+            fmt::print(stderr, "tcpterm: '{}' cannot report its RSS table; assuming the default\n",
+                       name);
+        }
     }
     rte_ether_addr mac{};
     rte_eth_macaddr_get(pid, &mac);

@@ -28,6 +28,10 @@ public:
     /// Initialises EAL with `extra_eal_args` appended to the configuration's, sets up ports and
     /// workers. Returns false with a message on stderr on failure.
     bool init(const std::string& argv0, const std::vector<std::string>& extra_eal_args);
+    /// Registers an application every worker runs (before init()).
+    void add_app(AppFactory f) { app_factories_.push_back(std::move(f)); }
+    /// The workers (after init()): apps' control planes reach their instances through them.
+    [[nodiscard]] Worker& worker(std::size_t i) { return *workers_[i]; }
     /// Runs until stopped by signals; returns the process exit code.
     int run();
 
@@ -47,7 +51,8 @@ public:
                                                     const std::vector<std::string>& extra) const;
 
 private:
-    bool setup_port(const PortConfig& pc, std::uint16_t& port_id, net::Checksum& csum);
+    bool setup_port(const PortConfig& pc, std::uint16_t& port_id, net::Checksum& csum,
+                    std::vector<std::uint16_t>& reta);
     void graceful_stop();
     [[nodiscard]] std::int64_t open_connections() const;
 
@@ -55,6 +60,9 @@ private:
     std::unique_ptr<TscClock> clock_;
     rte_mempool* mp_ = nullptr;
     std::vector<std::uint16_t> port_ids_;
+    std::vector<std::vector<std::uint16_t>> retas_; // per port; empty = RSS off
+    alignas(4) std::uint8_t rss_key_[40] = {}; // kSymmetricKey, converted for software Toeplitz
+    std::vector<AppFactory> app_factories_;
     std::vector<std::unique_ptr<Worker>> workers_;
     bool eal_up_ = false;
 };

@@ -1,5 +1,6 @@
 #include "engine/worker.hpp"
 
+#include "base/hash.hpp"
 #include "net/arp.hpp"
 #include "net/ether.hpp"
 #include "net/icmp.hpp"
@@ -50,11 +51,12 @@ bool in_prefix(std::uint32_t ip, const Ipv4Prefix& p) {
 
 } // namespace
 
-Worker::Worker(unsigned index, unsigned lcore, const EngineConfig& cfg,
+Worker::Worker(unsigned index, unsigned lcore, unsigned workers, const EngineConfig& cfg,
                std::vector<PortRuntime> ports, rte_mempool* mp, net::Checksum csum,
                const TscClock& clock)
-    : index_(index), lcore_(lcore), cfg_(cfg), ports_(std::move(ports)), mp_(mp), clock_(clock),
-      stack_(stack_config(cfg, csum, index), mp, *this, clock.now()), arp_(1024, cfg.arp_timeout) {
+    : index_(index), lcore_(lcore), workers_(workers), cfg_(cfg), ports_(std::move(ports)), mp_(mp),
+      clock_(clock), stack_(stack_config(cfg, csum, index), mp, *this, clock.now()),
+      arp_(1024, cfg.arp_timeout) {
     const std::string name = fmt::format("tcpterm_ctl_{}", index);
     ring_ = rte_ring_create(name.c_str(), 64, SOCKET_ID_ANY, RING_F_SC_DEQ);
     if (ring_ == nullptr) {
@@ -101,6 +103,51 @@ void Worker::open_listeners() noexcept {
         listeners_.push_back(lst);
         services_.push_back(std::move(app));
     }
+}
+
+void Worker::add_app(const AppFactory& f) {
+    now_ = clock_.now();
+    if (std::unique_ptr<WorkerApp> app = f(*this)) {
+        apps_.push_back(std::move(app));
+    }
+}
+
+const PortRuntime* Worker::route(std::uint32_t dst) const noexcept {
+    for (const PortRuntime& p : ports_) {
+        for (const Ipv4Prefix& a : p.addresses) {
+            if (in_prefix(dst, a)) {
+                return &p;
+            }
+        }
+    }
+    for (const PortRuntime& p : ports_) {
+        if (p.gateway) {
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
+std::uint32_t Worker::source_for(std::uint32_t dst) const noexcept {
+    const PortRuntime* p = route(dst);
+    if (p == nullptr || p->addresses.empty()) {
+        return 0;
+    }
+    for (const Ipv4Prefix& a : p->addresses) {
+        if (in_prefix(dst, a)) {
+            return a.addr; // the address of the subnet the destination is on
+        }
+    }
+    return p->addresses.front().addr;
+}
+
+bool Worker::steers_here(const FourTuple& t) const noexcept {
+    const PortRuntime* p = route(rte_be_to_cpu_32(t.raddr));
+    if (p == nullptr || p->reta.empty() || p->rss_key == nullptr) {
+        return true; // no RSS: this worker is the only one
+    }
+    const std::uint32_t h = hash_toeplitz_rx(t, p->rss_key);
+    return p->reta[h % p->reta.size()] == p->queue;
 }
 
 bool Worker::post(Command& c) noexcept {
@@ -339,11 +386,19 @@ void Worker::control() noexcept {
                 stack_.close_listener(*l);
             }
             listeners_.clear();
+            for (auto& app : apps_) {
+                app->stop_accept(); // its listeners' resets count in listener_resets too
+            }
             c->count = stack_.stats()[tcp::Counter::listener_resets] - before;
             break;
         }
         case Command::Kind::reset_all:
             c->count = stack_.reset_all();
+            break;
+        case Command::Kind::call:
+            if (c->fn) {
+                c->fn();
+            }
             break;
         }
         c->done.store(true, std::memory_order_release);
@@ -401,6 +456,9 @@ int Worker::run() noexcept {
         }
         if (stack_.advance(now_) > 0) {
             busy = true;
+        }
+        for (auto& app : apps_) {
+            app->poll(now_);
         }
         for (PortRuntime& p : ports_) {
             rte_eth_tx_buffer_flush(p.port_id, p.queue, p.txb);

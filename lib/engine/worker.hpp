@@ -6,6 +6,7 @@
 #pragma once
 
 #include "base/tsc_clock.hpp"
+#include "engine/app.hpp"
 #include "engine/arp_cache.hpp"
 #include "engine/config.hpp"
 #include "engine/control.hpp"
@@ -39,12 +40,16 @@ struct PortRuntime {
     rte_eth_dev_tx_buffer* txb = nullptr;
     std::unique_ptr<Impairment> impair_rx; // null unless [impair] is active
     std::unique_ptr<Impairment> impair_tx;
+    // RSS as configured on the port (empty reta = RSS off): queue = reta[hash % reta.size()].
+    std::vector<std::uint16_t> reta;
+    const std::uint8_t* rss_key = nullptr; // converted with rte_convert_rss_key
 };
 
-class Worker final : tcp::SegmentSink {
+class Worker final : tcp::SegmentSink, public WorkerHost {
 public:
-    Worker(unsigned index, unsigned lcore, const EngineConfig& cfg, std::vector<PortRuntime> ports,
-           rte_mempool* mp, net::Checksum csum, const TscClock& clock);
+    Worker(unsigned index, unsigned lcore, unsigned workers, const EngineConfig& cfg,
+           std::vector<PortRuntime> ports, rte_mempool* mp, net::Checksum csum,
+           const TscClock& clock);
     ~Worker() override;
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -56,7 +61,18 @@ public:
     /// Posts a control command (from another thread); false if the ring is full.
     bool post(Command& c) noexcept;
 
-    [[nodiscard]] unsigned index() const noexcept { return index_; }
+    /// Creates this worker's instance of an application (main thread, before run()).
+    void add_app(const AppFactory& f);
+
+    // WorkerHost
+    [[nodiscard]] unsigned index() const noexcept override { return index_; }
+    [[nodiscard]] unsigned worker_count() const noexcept override { return workers_; }
+    [[nodiscard]] tcp::TcpStack& stack() noexcept override { return stack_; }
+    [[nodiscard]] const EngineConfig& config() const noexcept override { return cfg_; }
+    [[nodiscard]] Nanos now() const noexcept override { return now_; }
+    [[nodiscard]] std::uint32_t source_for(std::uint32_t dst) const noexcept override;
+    [[nodiscard]] bool steers_here(const FourTuple& t) const noexcept override;
+
     [[nodiscard]] unsigned lcore() const noexcept { return lcore_; }
     [[nodiscard]] const WorkerLoad& load() const noexcept { return load_; }
     [[nodiscard]] const tcp::TcpStats& tcp_stats() const noexcept { return stack_.stats(); }
@@ -72,6 +88,7 @@ private:
     void impair_stats() noexcept;
     [[nodiscard]] bool owns(std::uint32_t ip) const noexcept;
     PortRuntime* route(std::uint32_t dst, std::uint32_t& next_hop) noexcept;
+    const PortRuntime* route(std::uint32_t dst) const noexcept;
     void control() noexcept;
     void housekeeping() noexcept;
     void open_listeners() noexcept;
@@ -79,6 +96,7 @@ private:
 
     unsigned index_;
     unsigned lcore_;
+    unsigned workers_;
     const EngineConfig& cfg_;
     std::vector<PortRuntime> ports_;
     rte_mempool* mp_;
@@ -87,6 +105,7 @@ private:
     ArpCache arp_;
     std::vector<std::unique_ptr<ServiceApp>> services_;
     std::vector<tcp::Listener*> listeners_;
+    std::vector<std::unique_ptr<WorkerApp>> apps_;
     rte_ring* ring_ = nullptr;
     WorkerLoad load_;
     std::atomic<bool> stop_{false};
