@@ -353,6 +353,11 @@ void Engine::graceful_stop() {
                g_signals.load() >= 2 ? " (second signal: immediate stop)" : "");
 }
 
+void Engine::request_stop() noexcept {
+    int expected = 0;
+    g_signals.compare_exchange_strong(expected, 1, std::memory_order_relaxed);
+}
+
 int Engine::run() {
     struct sigaction sa {};
     sa.sa_handler = on_signal;

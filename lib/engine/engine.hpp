@@ -32,6 +32,8 @@ public:
     void add_app(AppFactory f) { app_factories_.push_back(std::move(f)); }
     /// The workers (after init()): apps' control planes reach their instances through them.
     [[nodiscard]] Worker& worker(std::size_t i) { return *workers_[i]; }
+    /// Asks run() to stop as a first SIGTERM would (graceful drain); any thread may call it.
+    static void request_stop() noexcept;
     /// Runs until stopped by signals; returns the process exit code.
     int run();
 
