@@ -3,9 +3,11 @@
 // configuration without starting DPDK (exit 2 on errors, each printed as file:line:column).
 #include "engine/config.hpp"
 #include "engine/engine.hpp"
+#include "lb/balancer.hpp"
 
 #include <fmt/core.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -62,9 +64,21 @@ int main(int argc, char** argv) {
         fmt::print("{}: OK\n", config);
         return 0;
     }
+    // The load balancer runs when the configuration has virtual servers; it reads the engine's
+    // own copy of the configuration through its workers.
+    std::unique_ptr<tcpterm::lb::LoadBalancer> balancer;
+    if (!cfg.virtual_servers.empty()) {
+        balancer = std::make_unique<tcpterm::lb::LoadBalancer>(cfg);
+    }
     tcpterm::engine::Engine engine(std::move(cfg));
+    if (balancer) {
+        engine.add_app(balancer->factory());
+    }
     if (!engine.init(argv[0], eal)) {
         return 1;
+    }
+    if (balancer && !balancer->register_telemetry()) {
+        fmt::print(stderr, "tcpterm: load-balancer telemetry registration failed\n");
     }
     return engine.run();
 }

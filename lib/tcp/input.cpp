@@ -166,7 +166,7 @@ void TcpStack::finish_and_time_wait(Tcb& c, bool readable) noexcept {
         if (readable) {
             c.handler->on_readable(c);
         }
-        if (!c.dead) {
+        if (!c.dead && !c.orphan && c.handler != nullptr) { // on_readable may have closed it
             c.handler->on_peer_fin(c);
         }
     }
@@ -550,7 +550,7 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
             return;
         }
     }
-    if (peer_fin) {
+    if (peer_fin && !c.orphan && c.handler != nullptr) { // on_readable may have closed it
         c.handler->on_peer_fin(c);
     }
 }

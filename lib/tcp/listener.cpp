@@ -129,6 +129,15 @@ void TcpStack::listen_input(Listener& l, rte_mbuf*& m, net::TcpSegment& seg) noe
         ++stats_.drop(TcpDrop::listen_not_syn);
         return;
     }
+    if (l.gate != Listener::Gate::open) {
+        if (l.gate == Listener::Gate::reset) {
+            ++stats_[Counter::syn_gate_reset];
+            send_rst_for(seg, RstReason::listener_gate);
+        } else {
+            ++stats_[Counter::syn_gate_dropped];
+        }
+        return;
+    }
     // SYN cookies (RFC 4987 3.6): always (syncookies = 2), or once the SYN queue is full or the
     // engine is under memory pressure (1). No state is kept until the handshake completes.
     const bool queue_full = l.syn_queue.size() >= l.syn_backlog;

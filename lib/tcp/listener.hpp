@@ -15,6 +15,10 @@ namespace tcpterm::tcp {
 class ListenHandler;
 
 struct Listener {
+    /// What a SYN meets: accepted, dropped, or answered with RST (an application's connection
+    /// limit, e.g. a virtual server's max_connections).
+    enum class Gate : std::uint8_t { open, drop, reset };
+
     using Queue =
         boost::intrusive::list<Tcb,
                                boost::intrusive::member_hook<Tcb, Tcb::ListHook, &Tcb::listen_hook>,
@@ -25,6 +29,7 @@ struct Listener {
     std::uint32_t backlog = 0;
     std::uint32_t syn_backlog = 0;
     ListenHandler* handler = nullptr;
+    Gate gate = Gate::open;
     void* user = nullptr;
     Queue syn_queue;
     Queue accept_queue;

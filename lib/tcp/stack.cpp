@@ -114,6 +114,7 @@ Tcb* TcpStack::new_tcb(const FourTuple& t, std::uint32_t hash) noexcept {
     c->keepalive_intvl = k.keepalive_intvl;
     c->keepalive_probes = k.keepalive_probes;
     c->idle_timeout = k.idle_timeout;
+    c->reset_on_timeout = k.reset_on_timeout;
     c->user_timeout = k.user_timeout;
     c->snd_buf = k.snd_buf;
     c->rcv_buf = k.rcv_buf;
@@ -252,6 +253,22 @@ long TcpStack::send_mbuf(Tcb& c, rte_mbuf* m) noexcept {
     c.snd_q.append(m);
     output(c);
     return n;
+}
+
+void TcpStack::set_buffers(Tcb& c, std::uint32_t rcv_buf, std::uint32_t snd_buf) noexcept {
+    Entry e(*this);
+    if (rcv_buf > 0) {
+        c.rcv_buf = rcv_buf;
+    }
+    if (snd_buf > 0) {
+        const bool grew = snd_buf > c.snd_buf;
+        c.snd_buf = snd_buf;
+        if (grew && c.want_writable && c.send_space() > 0 && !c.orphan && c.handler != nullptr &&
+            !c.dead) {
+            c.want_writable = false;
+            c.handler->on_writable(c);
+        }
+    }
 }
 
 std::size_t TcpStack::recv(Tcb& c, void* buf, std::size_t len) noexcept {

@@ -141,6 +141,13 @@ public:
     void set_nodelay(Tcb& c, bool on) noexcept;
     void set_idle_timeout(Tcb& c, Nanos t) noexcept;
     void set_user_timeout(Tcb& c, Nanos t) noexcept;
+    /// Whether this connection's idle and close-wait timeouts send RST (default: [tcp]).
+    void set_reset_on_timeout(Tcb& c, bool on) noexcept { c.reset_on_timeout = on; }
+    /// Per-connection buffer limits. The window scale was fixed at the handshake (from [tcp]
+    /// rcv_buf), so a larger rcv_buf is announced only up to 65535 << that scale.
+    void set_buffers(Tcb& c, std::uint32_t rcv_buf, std::uint32_t snd_buf) noexcept;
+    /// Asks for on_writable when send space opens up (a relay that stopped at a full buffer).
+    void want_writable(Tcb& c) noexcept { c.want_writable = true; }
     void set_handler(Tcb& c, ConnHandler* h) noexcept { c.handler = h; }
 
     // ---- introspection ----------------------------------------------------------------------

@@ -53,6 +53,8 @@ namespace tcpterm::tcp {
     X(orphans_closed, "orphaned connections closed by a retry limit or timeout")                   \
     X(pool_exhausted, "control blocks or TIME_WAIT records refused: pool empty")                   \
     X(syn_backpressure, "SYNs refused because the mbuf pool or the table is nearly full")          \
+    X(syn_gate_dropped, "SYNs dropped: the application closed the listener's gate (a limit)")      \
+    X(syn_gate_reset, "SYNs answered with RST: the application closed the listener's gate")        \
     X(syncookies_sent, "SYN-ACKs sent with a SYN cookie (no state kept)")                          \
     X(syncookies_validated, "connections created from a valid SYN cookie")                         \
     X(syncookies_failed, "ACKs whose SYN cookie did not validate")                                 \
@@ -84,6 +86,7 @@ namespace tcpterm::tcp {
     X(user_timeout, "user timeout")                                                                \
     X(persist_timeout, "zero window timeout")                                                      \
     X(listener_closed, "listener closed with pending connections")                                 \
+    X(listener_gate, "SYN refused by the listener's gate (an application limit)")                  \
     X(stack_stop, "engine stopping")
 
 #define TCPTERM_TCP_DROPS(X)                                                                       \

@@ -69,6 +69,7 @@ struct Tcb : ConnEntry {
     bool nodelay = false;
     bool keepalive = false;
     bool linger = false;
+    bool reset_on_timeout = true;  // idle / close-wait timeouts send RST (else drop silently)
     bool want_writable = false;    // send() hit the buffer limit: on_writable when space opens
     bool ack_pending = false;      // an ACK is owed (delayed)
     std::uint8_t unacked_segs = 0; // full-sized segments received since our last ACK

@@ -172,7 +172,7 @@ void TcpStack::on_timer(Timer& t) noexcept {
             ++stats_[Counter::orphans_closed];
             destroy(c, 0);
         } else if (kind == TimerKind::close_wait) {
-            if (cfg_.tcp.reset_on_timeout) {
+            if (c.reset_on_timeout) {
                 send_rst(c, RstReason::close_wait_timeout);
             }
             ++stats_[Counter::conn_timeout];
@@ -191,7 +191,7 @@ void TcpStack::on_timer(Timer& t) noexcept {
         // Idle timeout first: it is the harder limit.
         if (c.idle_timeout > 0 && now_ >= std::max(c.last_rx, c.last_tx) + c.idle_timeout) {
             ++stats_.expiry(TimerKind::idle);
-            if (cfg_.tcp.reset_on_timeout) {
+            if (c.reset_on_timeout) {
                 send_rst(c, RstReason::idle_timeout);
             }
             ++stats_[Counter::conn_timeout];
