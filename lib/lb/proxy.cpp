@@ -181,7 +181,17 @@ LbWorker::LbWorker(engine::WorkerHost& host, Shared& shared)
     refresh_members();
 }
 
-LbWorker::~LbWorker() = default;
+// The engine destroys its apps before the stack (which then frees connections without callbacks);
+// sessions still open are simply released.
+LbWorker::~LbWorker() {
+    while (!all_.empty()) {
+        Session& s = all_.front();
+        all_.pop_front();
+        s.connect_hook.unlink();
+        s.member_hook.unlink();
+        sessions_.destroy(&s);
+    }
+}
 
 tcp::TcpStack& LbWorker::stack() noexcept {
     return host_.stack();
@@ -299,6 +309,7 @@ void LbWorker::accept(VirtualServerRt& vs) noexcept {
             st.abort(*c);
             continue;
         }
+        all_.push_back(*s);
         s->vs = &vs;
         s->client = c;
         c->user = s;
@@ -520,6 +531,7 @@ void LbWorker::abort_leg(Session& s, bool client_leg) noexcept {
 
 void LbWorker::maybe_free(Session& s) noexcept {
     if (s.client == nullptr && s.server == nullptr && !s.connect_hook.is_linked()) {
+        s.all_hook.unlink();
         sessions_.destroy(&s);
     }
 }

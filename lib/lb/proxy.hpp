@@ -71,6 +71,7 @@ struct Session {
     using Hook = bi::list_member_hook<bi::link_mode<bi::auto_unlink>>;
     Hook connect_hook; // on the virtual server's connecting list while the backend SYN is out
     Hook member_hook;  // on the member's session list while the backend leg exists
+    Hook all_hook;     // on the worker's list of live sessions (teardown)
     tcp::Tcb* client = nullptr;
     tcp::Tcb* server = nullptr;
     VirtualServerRt* vs = nullptr;
@@ -85,6 +86,8 @@ struct Session {
 using SessionList =
     bi::list<Session, bi::member_hook<Session, Session::Hook, &Session::connect_hook>,
              bi::constant_time_size<false>>;
+using AllSessions = bi::list<Session, bi::member_hook<Session, Session::Hook, &Session::all_hook>,
+                             bi::constant_time_size<false>>;
 using MemberSessions =
     bi::list<Session, bi::member_hook<Session, Session::Hook, &Session::member_hook>,
              bi::constant_time_size<false>>;
@@ -164,6 +167,7 @@ private:
     std::vector<std::unique_ptr<PoolRt>> pools_;
     std::vector<std::unique_ptr<VirtualServerRt>> vs_;
     ObjectPool<Session> sessions_;
+    AllSessions all_;
     engine::LocalPorts ports_;
     std::unique_ptr<HealthChecker> health_; // worker 0 only
     std::uint64_t seen_generation_ = 0;
