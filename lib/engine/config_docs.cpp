@@ -27,7 +27,7 @@ std::string default_cell(const Key& k) {
         return "**required**";
     }
     if (k.default_toml.empty()) {
-        return "unset";
+        return k.unset.empty() ? std::string("unset") : fmt::format("unset: {}", k.unset);
     }
     return fmt::format("`{}`", k.default_toml);
 }
@@ -47,7 +47,8 @@ constexpr std::string_view kIntro = R"(# Configuration reference
 
 tcpterm reads one TOML file. `config/tcpterm.toml` shows every key at its default with its
 description; `config/echo.toml` and `config/http.toml` are small working setups (a TAP port and
-one listener). `tcpterm --check-config FILE` validates a file without starting the engine.
+one listener), `config/lb.toml` a load balancer (a pool, two profiles and a virtual server).
+`tcpterm --check-config FILE` validates a file without starting the engine.
 
 Every key is optional unless marked **required**; a key left out takes its default. Key names
 follow the Linux sysctls (`fin_timeout` is `net.ipv4.tcp_fin_timeout`, `keepalive_time` is
@@ -64,6 +65,7 @@ follow the Linux sysctls (`fin_timeout` is `net.ipv4.tcp_fin_timeout`, `keepaliv
 | string | a TOML string | `file_prefix = "lb1"` |
 | IPv4 address | a dotted-quad string | `gateway = "198.18.0.1"` |
 | array of IPv4 prefixes | address/length strings | `addresses = ["198.18.0.2/24"]` |
+| array of members | pool member strings (below) | `members = ["198.18.1.2:8080 weight=2"]` |
 
 ### Durations
 
@@ -72,6 +74,26 @@ A duration is a string: a number followed by a unit, `ns`, `us`, `ms`, `s`, `m` 
 when the result is a whole number of nanoseconds, and parts may follow each other (`"1h30m"`).
 `"0"` alone is zero; for the timers whose description says so, zero means off. A bare integer
 (`fin_timeout = 60`) is an error: the unit is never implied.
+
+### Pool members
+
+Each member of a `[[pool]]` is one string: the member's address and port, then options in any
+order, separated by spaces, each at most once:
+
+```
+"ADDR:PORT [weight=N] [state=up|down|drain] [max_connections=N]"
+```
+
+| part | valid | default | meaning |
+|---|---|---|---|
+| `ADDR:PORT` | a unicast dotted quad, a port 1..65535 | required | where the member listens |
+| `weight=N` | 1..65535 | 1 | share of the connections relative to the other members |
+| `state=S` | `up`, `down`, `drain` | `up` | administrative state: `down` and `drain` members get no new connections (a draining member keeps its open ones) |
+| `max_connections=N` | 0..16777216 | 0 | connections to the member at most, per worker (0 = no limit) |
+
+For example `members = ["198.18.1.2:8080", "198.18.1.3:8080 weight=3", "198.18.1.4:8080
+state=drain"]`. A member appears once per pool (by address and port). Each bad member is reported
+at its own position, e.g. `pool[0].members[2]: "weight=0" is out of range (valid: weight=1..65535)`.
 
 ## Reloading
 
@@ -138,7 +160,10 @@ std::string config_defaults_toml() {
             if (k.section != s.id) {
                 continue;
             }
-            out += fmt::format("{}# {}{}\n", lead, k.description, k.required ? " (required)" : "");
+            out += fmt::format("{}# {}{}\n", lead, k.description,
+                               k.required        ? " (required)"
+                               : k.unset.empty() ? ""
+                                                 : fmt::format(" (unset: {})", k.unset));
             out += fmt::format("{}{} = {}\n", lead, k.name,
                                k.default_toml.empty() ? k.example : k.default_toml);
         }

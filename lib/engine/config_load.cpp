@@ -65,6 +65,25 @@ bool in_prefix(std::uint32_t addr, const Ipv4Prefix& p) {
     return (addr & mask) == (p.addr & mask);
 }
 
+/// One of the ports' addresses.
+bool owned(const EngineConfig& c, std::uint32_t addr) {
+    return std::any_of(c.ports.begin(), c.ports.end(), [&](const PortConfig& p) {
+        return std::any_of(p.addresses.begin(), p.addresses.end(),
+                           [&](const Ipv4Prefix& x) { return x.addr == addr; });
+    });
+}
+
+/// Two sockets on address:port clash: same port, and the same address or either one 0.0.0.0.
+bool overlaps(std::uint32_t a, std::uint16_t a_port, std::uint32_t b, std::uint16_t b_port) {
+    return a_port == b_port && a_port != 0 && (a == b || a == 0 || b == 0);
+}
+
+bool name_chars_ok(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+    });
+}
+
 struct Pending {
     toml::source_position pos;
     std::string message;
@@ -92,27 +111,15 @@ public:
         read_table(Section::engine, root["engine"].as_table(), {1, 1}, "engine", Target{&cfg});
         read_table(Section::tcp, root["tcp"].as_table(), {1, 1}, "tcp", Target{&cfg});
         read_table(Section::impair, root["impair"].as_table(), {1, 1}, "impair", Target{&cfg});
-        if (const toml::array* ports = root["port"].as_array()) {
-            for (std::size_t i = 0; i < ports->size(); ++i) {
-                if (const toml::table* t = ports->get(i)->as_table()) {
-                    PortConfig p;
-                    read_table(Section::port, t, t->source().begin, fmt::format("port[{}]", i),
-                               Target{&cfg, &p});
-                    cfg.ports.push_back(std::move(p));
-                }
-            }
-        }
-        if (const toml::array* listeners = root["listener"].as_array()) {
-            for (std::size_t i = 0; i < listeners->size(); ++i) {
-                if (const toml::table* t = listeners->get(i)->as_table()) {
-                    ListenerConfig l;
-                    read_table(Section::listener, t, t->source().begin,
-                               fmt::format("listener[{}]", i), Target{&cfg, nullptr, &l});
-                    cfg.listeners.push_back(l);
-                }
-            }
-        }
+        read_table(Section::lb, root["lb"].as_table(), {1, 1}, "lb", Target{&cfg});
+        read_tables(Section::port, root, cfg, cfg.ports, &Target::port);
+        read_tables(Section::listener, root, cfg, cfg.listeners, &Target::listener);
+        read_tables(Section::pool, root, cfg, cfg.pools, &Target::pool);
+        read_tables(Section::profile, root, cfg, cfg.profiles, &Target::profile);
+        read_tables(Section::virtual_server, root, cfg, cfg.virtual_servers,
+                    &Target::virtual_server);
         check_rules(cfg);
+        check_lb_rules(cfg);
         finish(out);
         return cfg;
     }
@@ -188,6 +195,26 @@ private:
                   fmt::format("unknown key (did you mean {}?)", best->name));
         } else {
             error(key.source().begin, path, fmt::format("unknown key (valid: {})", all));
+        }
+    }
+
+    /// Every table of a [[section]], as element `i` of `out` (path "section[i]").
+    template <class Item>
+    void read_tables(Section s, const toml::table& root, EngineConfig& cfg, std::vector<Item>& out,
+                     Item* Target::*slot) {
+        const std::string_view name = section(s).name;
+        const toml::array* a = root[name].as_array();
+        if (a == nullptr) {
+            return;
+        }
+        for (std::size_t i = 0; i < a->size(); ++i) {
+            if (const toml::table* t = a->get(i)->as_table()) {
+                Item item;
+                Target target{&cfg};
+                target.*slot = &item;
+                read_table(s, t, t->source().begin, fmt::format("{}[{}]", name, i), target);
+                out.push_back(std::move(item));
+            }
         }
     }
 
@@ -354,19 +381,23 @@ private:
         }
         case Type::string_array:
         case Type::ipv4_prefix_array:
+        case Type::member_array:
             return convert_array(k, n, path, v);
         }
         return false;
     }
 
     bool convert_array(const Key& k, const toml::node& n, const std::string& path, Value& v) {
-        const bool prefixes = k.type == Type::ipv4_prefix_array;
         if (!n.is_array()) {
             return type_error(k, n, path,
-                              prefixes ? "an array of strings such as [\"198.18.0.2/24\"]"
-                                       : "an array of strings");
+                              k.type == Type::ipv4_prefix_array
+                                  ? "an array of strings such as [\"198.18.0.2/24\"]"
+                              : k.type == Type::member_array
+                                  ? "an array of strings such as [\"198.18.1.2:8080 weight=2\"]"
+                                  : "an array of strings");
         }
         const toml::array& a = *n.as_array();
+        std::vector<std::size_t> member_at; // the element each of v.members came from
         bool ok = true;
         for (std::size_t i = 0; i < a.size(); ++i) {
             const toml::node& e = *a.get(i);
@@ -378,8 +409,10 @@ private:
             }
             where_[epath] = e.source().begin;
             const std::string& s = e.as_string()->get();
-            if (!prefixes) {
+            if (k.type == Type::string_array) {
                 v.strings.push_back(s);
+            } else if (k.type == Type::member_array) {
+                ok = add_member(e.source().begin, epath, s, v, member_at, i) && ok;
             } else if (const auto p = parse_ipv4_prefix(s)) {
                 v.prefixes.push_back(*p);
             } else {
@@ -396,6 +429,29 @@ private:
             ok = false;
         }
         return ok;
+    }
+
+    /// Element `i` of a pool's members: parsed, and unique by address and port in the pool.
+    bool add_member(toml::source_position pos, const std::string& epath, const std::string& s,
+                    Value& v, std::vector<std::size_t>& member_at, std::size_t i) {
+        std::string why;
+        const auto m = parse_member(s, why);
+        if (!m) {
+            error(pos, epath, why);
+            return false;
+        }
+        for (std::size_t j = 0; j < v.members.size(); ++j) {
+            if (v.members[j].address == m->address && v.members[j].port == m->port) {
+                error(pos, epath,
+                      fmt::format("{}:{} is already members[{}] (valid: each address and port "
+                                  "once per pool)",
+                                  format_ipv4(m->address), m->port, member_at[j]));
+                return false;
+            }
+        }
+        v.members.push_back(*m);
+        member_at.push_back(i);
+        return true;
     }
 
     /// The first of `paths` written in the file (for a rule's message), unless one of them
@@ -425,6 +481,10 @@ private:
     }
 
     void check_rules(const EngineConfig& c);
+    void check_lb_rules(const EngineConfig& c);
+    void check_names(std::string_view section, const std::vector<std::string_view>& names);
+    void check_reference(const std::string& path, std::string_view value, std::string_view section,
+                         const std::vector<std::string_view>& names);
 
     std::string name_;
     std::vector<Pending> errors_;
@@ -531,11 +591,7 @@ void Loader::check_rules(const EngineConfig& c) {
     for (std::size_t i = 0; i < c.listeners.size(); ++i) {
         const ListenerConfig& l = c.listeners[i];
         const std::string lis = fmt::format("listener[{}]", i);
-        const bool owned = std::any_of(c.ports.begin(), c.ports.end(), [&](const PortConfig& p) {
-            return std::any_of(p.addresses.begin(), p.addresses.end(),
-                               [&](const Ipv4Prefix& x) { return x.addr == l.address; });
-        });
-        if (l.address != 0 && !owned) {
+        if (l.address != 0 && !owned(c, l.address)) {
             rule({lis + ".address"}, fmt::format("{} is not an address of any port (valid: "
                                                  "0.0.0.0 or one of the ports' addresses)",
                                                  format_ipv4(l.address)));
@@ -558,12 +614,149 @@ void Loader::check_rules(const EngineConfig& c) {
                                            c.eal_args[i]));
         }
     }
-    if (std::any_of(c.file_prefix.begin(), c.file_prefix.end(), [](char ch) {
-            return !(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
-        })) {
+    if (!name_chars_ok(c.file_prefix)) {
         rule({"eal.file_prefix"},
              fmt::format("\"{}\" has characters other than letters, digits, '-' and '_'",
                          c.file_prefix));
+    }
+}
+
+/// Names of [[pool]], [[profile]] and [[virtual_server]] tables: letters, digits, '-', '_';
+/// unique. An empty name was reported already (missing or empty required key).
+void Loader::check_names(std::string_view section, const std::vector<std::string_view>& names) {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const std::string path = fmt::format("{}[{}].name", section, i);
+        if (names[i].empty()) {
+            continue;
+        }
+        if (!name_chars_ok(names[i])) {
+            rule({path}, fmt::format("\"{}\" has characters other than letters, digits, '-' and "
+                                     "'_'",
+                                     names[i]));
+            continue;
+        }
+        const auto first = std::find(names.begin(), names.end(), names[i]);
+        if (const auto j = static_cast<std::size_t>(first - names.begin()); j < i) {
+            rule({path}, fmt::format("\"{}\" is already the name of {}[{}] (valid: a name not "
+                                     "used by another [[{}]])",
+                                     names[i], section, j, section));
+        }
+    }
+}
+
+/// `value` (unless empty) names one of `names`; otherwise suggest the closest, or list them.
+void Loader::check_reference(const std::string& path, std::string_view value,
+                             std::string_view section, const std::vector<std::string_view>& names) {
+    if (value.empty() || std::find(names.begin(), names.end(), value) != names.end()) {
+        return;
+    }
+    std::string_view best;
+    std::size_t best_d = 3; // suggest only close names
+    std::string all;
+    for (std::string_view n : names) {
+        if (n.empty()) {
+            continue;
+        }
+        all += fmt::format("{}\"{}\"", all.empty() ? "" : ", ", n);
+        if (const std::size_t d = edit_distance(value, n); d < best_d) {
+            best_d = d;
+            best = n;
+        }
+    }
+    const std::string hint =
+        !best.empty() ? fmt::format("did you mean \"{}\"?", best)
+        : all.empty() ? fmt::format("valid: the name of a [[{}]]; the file has none", section)
+                      : fmt::format("valid: {}", all);
+    rule({path}, fmt::format("no [[{}]] named \"{}\" ({})", section, value, hint));
+}
+
+void Loader::check_lb_rules(const EngineConfig& c) {
+    const auto d = [](Nanos v) { return format_duration(v); };
+    if (c.lb.source_port_min > c.lb.source_port_max) {
+        rule({"lb.source_port_min", "lb.source_port_max"},
+             fmt::format("source_port_min {} exceeds source_port_max {} (valid: source_port_min "
+                         "<= source_port_max)",
+                         c.lb.source_port_min, c.lb.source_port_max));
+    }
+
+    std::vector<std::string_view> pools;
+    for (std::size_t i = 0; i < c.pools.size(); ++i) {
+        const PoolConfig& p = c.pools[i];
+        const std::string pool = fmt::format("pool[{}]", i);
+        pools.push_back(p.name);
+        if (p.health_timeout > p.health_interval) {
+            rule({pool + ".health_timeout", pool + ".health_interval"},
+                 fmt::format("health_timeout {} exceeds health_interval {} (valid: health_timeout "
+                             "<= health_interval)",
+                             d(p.health_timeout), d(p.health_interval)));
+        }
+        const bool clean = std::none_of(p.health_path.begin(), p.health_path.end(), [](char ch) {
+            return static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7F;
+        });
+        if (!p.health_path.starts_with('/') || !clean) {
+            rule({pool + ".health_path"},
+                 fmt::format("\"{}\" {} (valid: a path such as \"/health\": starts with '/', no "
+                             "spaces or control characters)",
+                             p.health_path,
+                             clean ? "does not start with '/'"
+                                   : "has a space or control character"));
+        }
+    }
+    check_names("pool", pools);
+
+    std::vector<std::string_view> profiles;
+    for (const ProfileConfig& p : c.profiles) {
+        profiles.push_back(p.name);
+    }
+    check_names("profile", profiles);
+
+    std::vector<std::string_view> servers;
+    for (std::size_t i = 0; i < c.virtual_servers.size(); ++i) {
+        const VirtualServerConfig& v = c.virtual_servers[i];
+        const std::string vs = fmt::format("virtual_server[{}]", i);
+        servers.push_back(v.name);
+        if (v.address != 0 && !owned(c, v.address)) {
+            rule({vs + ".address"}, fmt::format("{} is not an address of any port (valid: "
+                                                "0.0.0.0 or one of the ports' addresses)",
+                                                format_ipv4(v.address)));
+        }
+        if (v.source_address && !owned(c, *v.source_address)) {
+            rule({vs + ".source_address"},
+                 fmt::format("{} is not an address of any port (valid: one of the ports' "
+                             "addresses, or unset for the address of the port that routes to "
+                             "the member)",
+                             format_ipv4(*v.source_address)));
+        }
+        // One clash per virtual server: the first listener, else the first virtual server.
+        std::string clash;
+        for (std::size_t j = 0; j < c.listeners.size() && clash.empty(); ++j) {
+            const ListenerConfig& l = c.listeners[j];
+            if (overlaps(v.address, v.port, l.address, l.port)) {
+                clash = fmt::format("listener[{}] on {}:{}", j, format_ipv4(l.address), l.port);
+            }
+        }
+        for (std::size_t j = 0; j < i && clash.empty(); ++j) {
+            const VirtualServerConfig& o = c.virtual_servers[j];
+            if (overlaps(v.address, v.port, o.address, o.port)) {
+                clash =
+                    fmt::format("virtual_server[{}] on {}:{}", j, format_ipv4(o.address), o.port);
+            }
+        }
+        if (!clash.empty()) {
+            rule({vs + ".port", vs + ".address", vs},
+                 fmt::format("{}:{} collides with {} (valid: one listener or virtual server per "
+                             "address and port; 0.0.0.0 takes the port on every address)",
+                             format_ipv4(v.address), v.port, clash));
+        }
+    }
+    check_names("virtual_server", servers);
+
+    for (std::size_t i = 0; i < c.virtual_servers.size(); ++i) {
+        const VirtualServerConfig& v = c.virtual_servers[i];
+        const std::string vs = fmt::format("virtual_server[{}]", i);
+        check_reference(vs + ".pool", v.pool, "pool", pools);
+        check_reference(vs + ".client_profile", v.client_profile, "profile", profiles);
+        check_reference(vs + ".server_profile", v.server_profile, "profile", profiles);
     }
 }
 

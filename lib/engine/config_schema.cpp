@@ -1,6 +1,7 @@
 // The configuration schema: one row per key (section, name, type, TOML default, range, unit,
 // reloadable, description, setter), and the value syntaxes (durations with units, IPv4 addresses
-// and prefixes). Design choice: defaults are TOML literals that the loader parses like any file
+// and prefixes). The load-balancer sections' rows live in config_schema_lb.cpp; keys() serves both
+// as one table. Design choice: defaults are TOML literals that the loader parses like any file
 // value, so a default that disagrees with its own range or with the C++ struct fails a test.
 #include "engine/config_schema.hpp"
 
@@ -11,31 +12,10 @@
 #include <charconv>
 #include <limits>
 #include <numeric>
-#include <type_traits>
 
 namespace tcpterm::engine::schema {
 
 namespace {
-
-template <class T>
-void store(T& field, const Value& v) {
-    if constexpr (std::is_same_v<T, bool>) {
-        field = v.flag;
-    } else if constexpr (std::is_enum_v<T>) {
-        field = static_cast<T>(v.choice);
-    } else if constexpr (std::is_same_v<T, std::string>) {
-        field = v.text;
-    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-        field = v.strings;
-    } else if constexpr (std::is_same_v<T, std::vector<Ipv4Prefix>>) {
-        field = v.prefixes;
-    } else if constexpr (std::is_same_v<T, std::optional<std::uint32_t>>) {
-        field = static_cast<std::uint32_t>(v.number);
-    } else {
-        static_assert(std::is_integral_v<T>); // integers, durations (Nanos), ipv4
-        field = static_cast<T>(v.number);     // the loader checked the range
-    }
-}
 
 template <auto M>
 void eng(const Target& t, const Value& v) {
@@ -74,66 +54,12 @@ using L = ListenerConfig;
 using T = tcp::TcpConfig;
 using I = ImpairSpec;
 
-constexpr std::int64_t kMax32 = std::numeric_limits<std::uint32_t>::max();
-constexpr std::int64_t ns(Nanos v) {
-    return static_cast<std::int64_t>(v);
-}
-
-constexpr Key integer(S s, std::string_view name, std::string_view def, std::int64_t lo,
-                      std::int64_t hi, std::string_view unit, std::string_view desc, Setter set) {
-    return Key{.section = s,
-               .name = name,
-               .type = Type::integer,
-               .default_toml = def,
-               .min = lo,
-               .max = hi,
-               .unit = unit,
-               .description = desc,
-               .set = set};
-}
-constexpr Key duration(S s, std::string_view name, std::string_view def, Nanos lo, Nanos hi,
-                       std::string_view desc, Setter set) {
-    return Key{.section = s,
-               .name = name,
-               .type = Type::duration,
-               .default_toml = def,
-               .min = ns(lo),
-               .max = ns(hi),
-               .description = desc,
-               .set = set};
-}
-constexpr Key other(S s, std::string_view name, Type type, std::string_view def,
-                    std::string_view desc, Setter set) {
-    return Key{.section = s,
-               .name = name,
-               .type = type,
-               .default_toml = def,
-               .description = desc,
-               .set = set};
-}
-constexpr Key choice(S s, std::string_view name, std::string_view def,
-                     std::span<const std::string_view> allowed, std::string_view desc, Setter set) {
-    return Key{.section = s,
-               .name = name,
-               .type = Type::enumeration,
-               .default_toml = def,
-               .allowed = allowed,
-               .description = desc,
-               .set = set};
-}
-/// A key with no default: `required`, or left unset when absent; `example` shows a value.
-constexpr Key no_default(Key k, bool required, std::string_view example) {
-    k.default_toml = {};
-    k.required = required;
-    k.example = example;
-    return k;
-}
-
 constexpr std::string_view kServices[] = {"echo", "discard", "http"};
 constexpr std::string_view kClosers[] = {"server", "client"};
 static_assert(static_cast<int>(Service::echo) == 0 && static_cast<int>(Service::http) == 2);
 static_assert(static_cast<int>(Closer::server) == 0 && static_cast<int>(Closer::client) == 1);
 
+// In the order of the Section enum (section() indexes this table).
 constexpr SectionSpec kSections[] = {
     {S::eal, "eal", false, "DPDK's Environment Abstraction Layer, started once at boot."},
     {S::engine, "engine", false, "Worker cores, memory pools and the main loop."},
@@ -143,6 +69,18 @@ constexpr SectionSpec kSections[] = {
      "One table per listening socket; each worker accepts on every listener."},
     {S::tcp, "tcp", false,
      "TCP behaviour, under the Linux sysctl and load-balancer profile names operators know."},
+    {S::lb, "lb", false,
+     "Load balancer settings shared by every virtual server: the local ports of the connections "
+     "to pool members."},
+    {S::pool, "pool", true,
+     "One table per pool: the backend servers (members) a virtual server proxies to, how one is "
+     "picked for each connection and how their health is checked."},
+    {S::profile, "profile", true,
+     "One table per TCP profile, named by a virtual server for its client or server side. A key "
+     "left out keeps the [tcp] behaviour."},
+    {S::virtual_server, "virtual_server", true,
+     "One table per virtual server: connections accepted on its address and port are proxied to "
+     "a member of its pool."},
     {S::impair, "impair", false,
      "Fault injection on every port (netem is not available): off unless a probability or a "
      "delay is set. Probabilities are in parts per million (10000 = 1%)."},
@@ -385,6 +323,17 @@ bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
     return !__builtin_mul_overflow(a, b, &out);
 }
 
+/// The core rows, then the load-balancer rows: one contiguous table, so a row's index is stable
+/// (the loader keys its parsed defaults by it).
+std::span<const Key> all_keys() {
+    static const std::vector<Key> all = [] {
+        std::vector<Key> v(std::begin(kKeys), std::end(kKeys));
+        v.insert(v.end(), lb_keys().begin(), lb_keys().end());
+        return v;
+    }();
+    return all;
+}
+
 } // namespace
 
 std::span<const SectionSpec> sections() {
@@ -396,11 +345,11 @@ const SectionSpec& section(Section s) {
 }
 
 std::span<const Key> keys() {
-    return kKeys;
+    return all_keys();
 }
 
 const Key* find_key(Section s, std::string_view name) {
-    for (const Key& k : kKeys) {
+    for (const Key& k : keys()) {
         if (k.section == s && k.name == name) {
             return &k;
         }
@@ -409,7 +358,12 @@ const Key* find_key(Section s, std::string_view name) {
 }
 
 std::span<const std::string_view> rules() {
-    return kRules;
+    static const std::vector<std::string_view> all = [] {
+        std::vector<std::string_view> v(std::begin(kRules), std::end(kRules));
+        v.insert(v.end(), lb_rules().begin(), lb_rules().end());
+        return v;
+    }();
+    return all;
 }
 
 std::string type_text(const Key& k) {
@@ -430,6 +384,8 @@ std::string type_text(const Key& k) {
         return "array of IPv4 prefixes";
     case Type::enumeration:
         return "string";
+    case Type::member_array:
+        return "array of members";
     }
     return "?";
 }
@@ -447,6 +403,8 @@ std::string range_text(const Key& k) {
         return "a.b.c.d";
     case Type::ipv4_prefix_array:
         return "a.b.c.d/1..32";
+    case Type::member_array:
+        return std::string(member_syntax());
     case Type::enumeration: {
         std::string out;
         for (std::string_view a : k.allowed) {

@@ -88,6 +88,62 @@ void require_listener_equal(const ListenerConfig& a, const ListenerConfig& b) {
     CHECK(a.keepalive == b.keepalive);
 }
 
+void require_member_equal(const MemberConfig& a, const MemberConfig& b) {
+    CHECK(a.address == b.address);
+    CHECK(a.port == b.port);
+    CHECK(a.weight == b.weight);
+    CHECK(a.state == b.state);
+    CHECK(a.max_connections == b.max_connections);
+}
+
+void require_pool_equal(const PoolConfig& a, const PoolConfig& b) {
+    CHECK(a.name == b.name);
+    CHECK(a.algorithm == b.algorithm);
+    REQUIRE(a.members.size() == b.members.size());
+    for (std::size_t i = 0; i < a.members.size(); ++i) {
+        INFO("member " << i);
+        require_member_equal(a.members[i], b.members[i]);
+    }
+    CHECK(a.health_check == b.health_check);
+    CHECK(a.health_interval == b.health_interval);
+    CHECK(a.health_timeout == b.health_timeout);
+    CHECK(a.health_rise == b.health_rise);
+    CHECK(a.health_fall == b.health_fall);
+    CHECK(a.health_path == b.health_path);
+    CHECK(a.reset_on_down == b.reset_on_down);
+}
+
+void require_profile_equal(const ProfileConfig& a, const ProfileConfig& b) {
+    CHECK(a.name == b.name);
+    CHECK(a.idle_timeout == b.idle_timeout);
+    CHECK(a.user_timeout == b.user_timeout);
+    CHECK(a.linger == b.linger);
+    CHECK(a.keepalive == b.keepalive);
+    CHECK(a.keepalive_time == b.keepalive_time);
+    CHECK(a.keepalive_intvl == b.keepalive_intvl);
+    CHECK(a.keepalive_probes == b.keepalive_probes);
+    CHECK(a.nodelay == b.nodelay);
+    CHECK(a.reset_on_timeout == b.reset_on_timeout);
+    CHECK(a.rcv_buf == b.rcv_buf);
+    CHECK(a.snd_buf == b.snd_buf);
+}
+
+void require_virtual_server_equal(const VirtualServerConfig& a, const VirtualServerConfig& b) {
+    CHECK(a.name == b.name);
+    CHECK(a.address == b.address);
+    CHECK(a.port == b.port);
+    CHECK(a.pool == b.pool);
+    CHECK(a.client_profile == b.client_profile);
+    CHECK(a.server_profile == b.server_profile);
+    CHECK(a.backlog == b.backlog);
+    CHECK(a.max_connections == b.max_connections);
+    CHECK(a.over_limit == b.over_limit);
+    CHECK(a.connect_retries == b.connect_retries);
+    CHECK(a.connect_timeout == b.connect_timeout);
+    CHECK(a.on_reset == b.on_reset);
+    CHECK(a.source_address == b.source_address);
+}
+
 void require_engine_equal(const EngineConfig& a, const EngineConfig& b) {
     CHECK(a.eal_args == b.eal_args);
     CHECK(a.file_prefix == b.file_prefix);
@@ -105,6 +161,24 @@ void require_engine_equal(const EngineConfig& a, const EngineConfig& b) {
     CHECK(a.ports.size() == b.ports.size());
     CHECK(a.listeners.size() == b.listeners.size());
     require_tcp_equal(a.tcp, b.tcp);
+    CHECK(a.lb.source_port_min == b.lb.source_port_min);
+    CHECK(a.lb.source_port_max == b.lb.source_port_max);
+    CHECK(a.pools.size() == b.pools.size());
+    CHECK(a.profiles.size() == b.profiles.size());
+    CHECK(a.virtual_servers.size() == b.virtual_servers.size());
+}
+
+MemberConfig member(std::uint32_t address, std::uint16_t port, std::uint32_t weight = 1,
+                    MemberAdmin state = MemberAdmin::up, std::uint32_t max_connections = 0) {
+    return MemberConfig{address, port, weight, state, max_connections};
+}
+
+std::string member_error(std::string_view s) {
+    std::string why;
+    const auto m = schema::parse_member(s, why);
+    INFO(s);
+    CHECK_FALSE(m.has_value());
+    return why;
 }
 
 std::vector<std::string> messages(const std::string& text) {
@@ -333,7 +407,9 @@ TEST_CASE("config: the schema covers every field once, with sane rows", "[config
         }
     }
     CHECK(tcp_keys == 34); // every tcp::TcpConfig field
-    CHECK(seen.size() == 2 + 11 + 9 + 7 + 34 + 12); // + [impair]
+    // [eal], [engine], [[port]], [[listener]], [tcp], [impair]; [lb], [[pool]], [[profile]]
+    // (name and the 11 optional ProfileConfig fields), [[virtual_server]].
+    CHECK(seen.size() == 2 + 11 + 9 + 7 + 34 + 12 + 2 + 10 + 12 + 13);
     CHECK(schema::find_key(schema::Section::tcp, "mss") != nullptr);
     CHECK(schema::find_key(schema::Section::engine, "mss") == nullptr);
 }
@@ -423,4 +499,276 @@ TEST_CASE("config: parse_config clears earlier errors; messages are deterministi
     (void)parse_config("", "t.toml", errors);
     CHECK(errors.empty());
     CHECK(messages("[tcp]\nmss = 1\nttl = 0\n") == messages("[tcp]\nmss = 1\nttl = 0\n"));
+}
+
+TEST_CASE("config: [[pool]], [[profile]] and [[virtual_server]] with only required keys get the "
+          "defaults",
+          "[config][lb]") {
+    const EngineConfig c = parse_ok("[[pool]]\nname = \"web\"\nmembers = [\"10.1.0.2:80\"]\n"
+                                    "[[profile]]\nname = \"p\"\n"
+                                    "[[virtual_server]]\nname = \"vs\"\nport = 80\n"
+                                    "pool = \"web\"\n");
+    PoolConfig p;
+    p.name = "web";
+    p.members = {member(0x0A010002u, 80)};
+    REQUIRE(c.pools.size() == 1);
+    require_pool_equal(c.pools[0], p);
+    ProfileConfig r;
+    r.name = "p";
+    REQUIRE(c.profiles.size() == 1);
+    require_profile_equal(c.profiles[0], r); // every optional key left unset
+    VirtualServerConfig v;
+    v.name = "vs";
+    v.port = 80;
+    v.pool = "web";
+    REQUIRE(c.virtual_servers.size() == 1);
+    require_virtual_server_equal(c.virtual_servers[0], v);
+    CHECK_FALSE(c.virtual_servers[0].source_address.has_value());
+    CHECK(c.lb.source_port_min == LbConfig{}.source_port_min);
+    CHECK(c.lb.source_port_max == LbConfig{}.source_port_max);
+}
+
+TEST_CASE("config: a full load-balancer configuration reaches every field", "[config][lb]") {
+    const EngineConfig c = parse_ok(R"(
+[[port]]
+device = "net_tap0,iface=t0"
+addresses = ["198.18.0.2/24", "198.18.0.3/24"]
+gateway = "198.18.0.1"
+
+[[listener]]
+port = 7
+
+[lb]
+source_port_min = 20000
+source_port_max = 29999
+
+[[pool]]
+name = "web"
+algorithm = "maglev"
+members = [
+    "198.18.1.2:8080",
+    "198.18.1.3:8081 weight=3",
+    "  198.18.1.4:8080	state=drain   max_connections=100 weight=65535 ",
+    "198.18.1.5:1 state=down max_connections=0",
+    "198.18.1.6:65535 max_connections=16777216 state=up weight=1",
+]
+health_check = "http"
+health_interval = "5s"
+health_timeout = "5s"
+health_rise = 1
+health_fall = 100
+health_path = "/health?full=1"
+reset_on_down = true
+
+[[pool]]
+name = "unused_pool-2"
+algorithm = "least_connections"
+members = ["198.18.1.2:8080"]
+health_check = "tcp"
+
+[[profile]]
+name = "client"
+idle_timeout = "0"
+user_timeout = "20s"
+linger = "0"
+keepalive = true
+keepalive_time = "1m"
+keepalive_intvl = "5s"
+keepalive_probes = 3
+nodelay = false
+reset_on_timeout = false
+rcv_buf = 65536
+snd_buf = 4096
+
+[[profile]]
+name = "server"
+linger = "2s"
+nodelay = true
+
+[[virtual_server]]
+name = "web"
+address = "198.18.0.3"
+port = 80
+pool = "web"
+client_profile = "client"
+server_profile = "server"
+backlog = 128
+max_connections = 1000
+over_limit = "drop"
+connect_retries = 0
+connect_timeout = "500ms"
+on_reset = "fin"
+source_address = "198.18.0.2"
+
+[[virtual_server]]
+name = "web-alt"
+port = 8080
+pool = "web"
+server_profile = "server"
+)");
+    CHECK(c.lb.source_port_min == 20000);
+    CHECK(c.lb.source_port_max == 29999);
+
+    REQUIRE(c.pools.size() == 2);
+    PoolConfig web;
+    web.name = "web";
+    web.algorithm = PoolAlgorithm::maglev;
+    web.members = {
+        member(0xC6120102u, 8080),
+        member(0xC6120103u, 8081, 3),
+        member(0xC6120104u, 8080, 65535, MemberAdmin::drain, 100),
+        member(0xC6120105u, 1, 1, MemberAdmin::down, 0),
+        member(0xC6120106u, 65535, 1, MemberAdmin::up, 16'777'216),
+    };
+    web.health_check = HealthCheckType::http;
+    web.health_interval = sec(5);
+    web.health_timeout = sec(5);
+    web.health_rise = 1;
+    web.health_fall = 100;
+    web.health_path = "/health?full=1";
+    web.reset_on_down = true;
+    require_pool_equal(c.pools[0], web);
+    PoolConfig unused;
+    unused.name = "unused_pool-2";
+    unused.algorithm = PoolAlgorithm::least_connections;
+    unused.members = {member(0xC6120102u, 8080)};
+    unused.health_check = HealthCheckType::tcp;
+    require_pool_equal(c.pools[1], unused);
+
+    REQUIRE(c.profiles.size() == 2);
+    ProfileConfig client;
+    client.name = "client";
+    client.idle_timeout = 0;
+    client.user_timeout = sec(20);
+    client.linger = 0;
+    client.keepalive = true;
+    client.keepalive_time = sec(60);
+    client.keepalive_intvl = sec(5);
+    client.keepalive_probes = 3;
+    client.nodelay = false;
+    client.reset_on_timeout = false;
+    client.rcv_buf = 65536;
+    client.snd_buf = 4096;
+    require_profile_equal(c.profiles[0], client);
+    ProfileConfig server;
+    server.name = "server";
+    server.linger = sec(2);
+    server.nodelay = true;
+    require_profile_equal(c.profiles[1], server);
+    // Set to zero or false is not the same as unset.
+    CHECK(c.profiles[0].linger.has_value());
+    CHECK(c.profiles[0].nodelay.has_value());
+    CHECK_FALSE(c.profiles[1].idle_timeout.has_value());
+    CHECK_FALSE(c.profiles[1].keepalive.has_value());
+    CHECK_FALSE(c.profiles[1].rcv_buf.has_value());
+
+    REQUIRE(c.virtual_servers.size() == 2);
+    VirtualServerConfig v;
+    v.name = "web";
+    v.address = 0xC6120003u;
+    v.port = 80;
+    v.pool = "web";
+    v.client_profile = "client";
+    v.server_profile = "server";
+    v.backlog = 128;
+    v.max_connections = 1000;
+    v.over_limit = LimitAction::drop;
+    v.connect_retries = 0;
+    v.connect_timeout = ms(500);
+    v.on_reset = ResetAction::fin;
+    v.source_address = 0xC6120002u;
+    require_virtual_server_equal(c.virtual_servers[0], v);
+    VirtualServerConfig alt;
+    alt.name = "web-alt";
+    alt.port = 8080;
+    alt.pool = "web";
+    alt.server_profile = "server";
+    require_virtual_server_equal(c.virtual_servers[1], alt);
+}
+
+TEST_CASE("config: profile keys have the type, range and unit of their [tcp] keys",
+          "[config][lb]") {
+    std::size_t compared = 0;
+    for (const schema::Key& k : schema::keys()) {
+        if (k.section != schema::Section::profile || k.name == "name") {
+            continue;
+        }
+        INFO(k.name);
+        CHECK_FALSE(k.required);
+        CHECK(k.default_toml.empty()); // unset = inherit
+        CHECK_FALSE(k.unset.empty());  // and the docs say what unset means
+        const schema::Key* t = schema::find_key(schema::Section::tcp, k.name);
+        if (t == nullptr) {
+            continue; // linger and keepalive have no [tcp] key
+        }
+        CHECK(k.type == t->type);
+        CHECK(k.min == t->min);
+        CHECK(k.max == t->max);
+        CHECK(k.unit == t->unit);
+        CHECK(k.description == t->description);
+        CHECK(k.unset == "inherits [tcp] " + std::string(k.name));
+        ++compared;
+    }
+    CHECK(compared == 9);
+}
+
+TEST_CASE("config: pool member syntax", "[config][lb]") {
+    std::string why;
+    const auto m = schema::parse_member("198.18.1.2:8080", why);
+    REQUIRE(m.has_value());
+    require_member_equal(*m, member(0xC6120102u, 8080));
+    const auto o =
+        schema::parse_member("\t10.0.0.1:1  max_connections=7\tstate=drain weight=9 ", why);
+    REQUIRE(o.has_value());
+    require_member_equal(*o, member(0x0A000001u, 1, 9, MemberAdmin::drain, 7));
+
+    const std::string syntax = "(valid: \"ADDR:PORT [weight=1..65535] [state=up|down|drain] "
+                               "[max_connections=0..16777216]\", e.g. \"198.18.1.2:8080 "
+                               "weight=2\")";
+    CHECK(member_error("") == "empty member " + syntax);
+    CHECK(member_error("  \t") == "empty member " + syntax);
+    CHECK(member_error("198.18.1.2") ==
+          "\"198.18.1.2\" has no port (valid: ADDR:PORT first, e.g. \"198.18.1.2:8080\")");
+    CHECK(member_error("weight=2 198.18.1.2:80") ==
+          "\"weight=2\" has no port (valid: ADDR:PORT first, e.g. \"198.18.1.2:8080\")");
+    CHECK(member_error("198.18.1:80") ==
+          "bad IPv4 address \"198.18.1\" (valid: a dotted quad such as \"198.18.1.2\")");
+    CHECK(member_error("web1:80") ==
+          "bad IPv4 address \"web1\" (valid: a dotted quad such as \"198.18.1.2\")");
+    CHECK(member_error("0.0.0.0:80") ==
+          "0.0.0.0 is not a unicast address (valid: 0.0.0.1 .. 223.255.255.255)");
+    CHECK(member_error("239.1.1.1:80") ==
+          "239.1.1.1 is not a unicast address (valid: 0.0.0.1 .. 223.255.255.255)");
+    CHECK(member_error("10.0.0.1:") == "bad port \"\" in \"10.0.0.1:\" (valid: 1..65535)");
+    CHECK(member_error("10.0.0.1:http") ==
+          "bad port \"http\" in \"10.0.0.1:http\" (valid: 1..65535)");
+    CHECK(member_error("10.0.0.1:-1") == "bad port \"-1\" in \"10.0.0.1:-1\" (valid: 1..65535)");
+    CHECK(member_error("10.0.0.1:0") == "port 0 is out of range (valid: 1..65535)");
+    CHECK(member_error("10.0.0.1:65536") == "port 65536 is out of range (valid: 1..65535)");
+    CHECK(member_error("10.0.0.1:99999999999999999999") ==
+          "port 99999999999999999999 is out of range (valid: 1..65535)");
+    CHECK(member_error("10.0.0.1:80 weight=0") ==
+          "\"weight=0\" is out of range (valid: weight=1..65535)");
+    CHECK(member_error("10.0.0.1:80 weight=65536") ==
+          "\"weight=65536\" is out of range (valid: weight=1..65535)");
+    CHECK(member_error("10.0.0.1:80 weight=-1") ==
+          "\"weight=-1\" is not a number (valid: weight=1..65535)");
+    CHECK(member_error("10.0.0.1:80 weight=") ==
+          "\"weight=\" is not a number (valid: weight=1..65535)");
+    CHECK(member_error("10.0.0.1:80 weight") == "\"weight\" has no value (valid: weight=1..65535)");
+    CHECK(member_error("10.0.0.1:80 max_connections=16777217") ==
+          "\"max_connections=16777217\" is out of range (valid: max_connections=0..16777216)");
+    CHECK(member_error("10.0.0.1:80 state=off") ==
+          "\"state=off\" is not a state (valid: state=up|down|drain)");
+    CHECK(member_error("10.0.0.1:80 state=UP") ==
+          "\"state=UP\" is not a state (valid: state=up|down|drain)");
+    CHECK(member_error("10.0.0.1:80 wieght=2") ==
+          "unknown option \"wieght=2\" (did you mean weight?)");
+    CHECK(member_error("10.0.0.1:80 drain") ==
+          "unknown option \"drain\" (valid: weight=1..65535, state=up|down|drain, "
+          "max_connections=0..16777216)");
+    CHECK(member_error("10.0.0.1:80 weight=2 weight=3") ==
+          "\"weight=3\" repeats weight (valid: each option once)");
+    CHECK(member_error("10.0.0.1:80,10.0.0.2:80") ==
+          "bad port \"80,10.0.0.2:80\" in \"10.0.0.1:80,10.0.0.2:80\" (valid: 1..65535)");
 }
