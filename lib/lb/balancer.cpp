@@ -152,6 +152,7 @@ int handle_pool(const char* /*cmd*/, const char* params, rte_tel_data* d) {
             return -ENOMEM;
         }
         rte_tel_data_start_dict(c);
+        rte_tel_data_add_dict_string(c, "address", addr_str(mc.address, mc.port).c_str());
         rte_tel_data_add_dict_u64(c, "weight", mc.weight);
         rte_tel_data_add_dict_string(
             c, "admin",
@@ -174,7 +175,8 @@ int handle_pool(const char* /*cmd*/, const char* params, rte_tel_data* d) {
         const std::uint64_t at = ms.last_check_ns.load();
         rte_tel_data_add_dict_u64(c, "last_check_age_ms",
                                   at == 0 || clock < at ? 0 : (clock - at) / 1'000'000);
-        if (rte_tel_data_add_dict_container(d, addr_str(mc.address, mc.port).c_str(), c, 0) != 0) {
+        // Keyed by index: telemetry names allow letters, digits, '_', '/' and '.' only.
+        if (rte_tel_data_add_dict_container(d, fmt::format("{}", m).c_str(), c, 0) != 0) {
             rte_tel_data_free(c);
         }
     }
