@@ -377,6 +377,10 @@ int Engine::run() {
                                  : l.service == Service::http ? "http"
                                                               : "discard");
     }
+    for (const VirtualServerConfig& v : cfg_.virtual_servers) {
+        listeners +=
+            fmt::format(" {}:{}/lb({} -> pool {})", ipv4_str(v.address), v.port, v.name, v.pool);
+    }
     fmt::print("tcpterm: {} worker(s) running; listening on{}\n", workers_.size(), listeners);
     std::fflush(stdout);
     while (g_signals.load(std::memory_order_relaxed) == 0) {
