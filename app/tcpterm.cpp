@@ -77,8 +77,12 @@ int main(int argc, char** argv) {
     if (!engine.init(argv[0], eal)) {
         return 1;
     }
-    if (balancer && !balancer->register_telemetry()) {
-        fmt::print(stderr, "tcpterm: load-balancer telemetry registration failed\n");
+    if (balancer) {
+        if (!balancer->register_telemetry(engine)) {
+            fmt::print(stderr, "tcpterm: load-balancer telemetry registration failed\n");
+        }
+        // SIGHUP: pools and members from the same file, validated before anything changes.
+        engine.add_reload_hook([&balancer, config] { balancer->reload(config); });
     }
     return engine.run();
 }

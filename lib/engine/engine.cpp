@@ -20,8 +20,14 @@ namespace {
 
 std::atomic<int> g_signals{0};
 
+std::atomic<int> g_reloads{0};
+
 void on_signal(int) {
     g_signals.fetch_add(1, std::memory_order_relaxed);
+}
+
+void on_hangup(int) {
+    g_reloads.fetch_add(1, std::memory_order_relaxed);
 }
 
 int worker_main(void* arg) {
@@ -364,6 +370,10 @@ int Engine::run() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    struct sigaction hup {};
+    hup.sa_handler = on_hangup;
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, nullptr);
     for (auto& w : workers_) {
         if (rte_eal_remote_launch(worker_main, w.get(), w->lcore()) != 0) {
             fmt::print(stderr, "tcpterm: launching worker on lcore {} failed\n", w->lcore());
@@ -383,8 +393,19 @@ int Engine::run() {
     }
     fmt::print("tcpterm: {} worker(s) running; listening on{}\n", workers_.size(), listeners);
     std::fflush(stdout);
+    int reloads = 0;
     while (g_signals.load(std::memory_order_relaxed) == 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (const int r = g_reloads.load(std::memory_order_relaxed); r != reloads) {
+            reloads = r;
+            if (reload_hooks_.empty()) {
+                fmt::print("tcpterm: SIGHUP: nothing to reload (no virtual servers)\n");
+            }
+            for (const auto& hook : reload_hooks_) {
+                hook();
+            }
+            std::fflush(stdout);
+        }
     }
     graceful_stop();
     for (auto& w : workers_) {

@@ -10,6 +10,7 @@
 #include "engine/telemetry.hpp"
 #include "engine/worker.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@ public:
     void add_app(AppFactory f) { app_factories_.push_back(std::move(f)); }
     /// The workers (after init()): apps' control planes reach their instances through them.
     [[nodiscard]] Worker& worker(std::size_t i) { return *workers_[i]; }
+    /// Runs `hook` on the main thread on every SIGHUP (configuration reload).
+    void add_reload_hook(std::function<void()> hook) { reload_hooks_.push_back(std::move(hook)); }
     /// Asks run() to stop as a first SIGTERM would (graceful drain); any thread may call it.
     static void request_stop() noexcept;
     /// Runs until stopped by signals; returns the process exit code.
@@ -65,6 +68,7 @@ private:
     std::vector<std::vector<std::uint16_t>> retas_; // per port; empty = RSS off
     alignas(4) std::uint8_t rss_key_[40] = {}; // kSymmetricKey, converted for software Toeplitz
     std::vector<AppFactory> app_factories_;
+    std::vector<std::function<void()>> reload_hooks_;
     std::vector<std::unique_ptr<Worker>> workers_;
     bool eal_up_ = false;
 };

@@ -16,12 +16,12 @@ using engine::HealthCheckType;
 
 HealthChecker::HealthChecker(LbWorker& w, Shared& shared, engine::LocalPorts& ports)
     : w_(w), shared_(shared), ports_(ports) {
-    const engine::EngineConfig& cfg = w.host().config();
-    for (std::size_t p = 0; p < cfg.pools.size(); ++p) {
-        if (cfg.pools[p].health_check == HealthCheckType::none) {
+    for (std::size_t p = 0; p < w.pools().size(); ++p) {
+        const engine::PoolConfig& pc = *w.pools()[p]->cfg;
+        if (pc.health_check == HealthCheckType::none) {
             continue;
         }
-        for (std::size_t m = 0; m < cfg.pools[p].members.size(); ++m) {
+        for (std::size_t m = 0; m < pc.members.size(); ++m) {
             Check k;
             k.pool = p;
             k.member = m;
@@ -69,7 +69,7 @@ void HealthChecker::poll(Nanos now) noexcept {
 }
 
 void HealthChecker::start(Check& k, Nanos now) noexcept {
-    const engine::PoolConfig& pool = w_.host().config().pools[k.pool];
+    const engine::PoolConfig& pool = *w_.pools()[k.pool]->cfg;
     const engine::MemberConfig& m = pool.members[k.member];
     FourTuple t;
     t.laddr = rte_cpu_to_be_32(w_.host().source_for(m.address));
@@ -99,8 +99,8 @@ void HealthChecker::finish(Check& k, CheckResult r) noexcept {
             st.abort(*c);
         }
     }
-    const engine::PoolConfig& pool = w_.host().config().pools[k.pool];
-    MemberShared& ms = shared_.pools[k.pool][k.member];
+    const engine::PoolConfig& pool = *w_.pools()[k.pool]->cfg;
+    MemberShared& ms = w_.pools()[k.pool]->shared[k.member];
     const Nanos now = w_.host().now();
     k.next = now + pool.health_interval;
     ms.last.store(static_cast<std::uint8_t>(r), std::memory_order_relaxed);
@@ -128,7 +128,7 @@ void HealthChecker::on_connected(tcp::Tcb& c) {
     if (k == nullptr) {
         return;
     }
-    const engine::PoolConfig& pool = w_.host().config().pools[k->pool];
+    const engine::PoolConfig& pool = *w_.pools()[k->pool]->cfg;
     if (pool.health_check == HealthCheckType::tcp) {
         finish(*k, CheckResult::ok);
         return;

@@ -34,18 +34,19 @@ std::string_view check_result_name(CheckResult r) noexcept {
     return "?";
 }
 
-Shared::Shared(const engine::EngineConfig& cfg) {
+std::vector<std::unique_ptr<MemberShared[]>> make_member_states(const engine::EngineConfig& cfg) {
+    std::vector<std::unique_ptr<MemberShared[]>> out;
     for (const engine::PoolConfig& p : cfg.pools) {
         auto m = std::make_unique<MemberShared[]>(p.members.size());
         for (std::size_t i = 0; i < p.members.size(); ++i) {
             m[i].admin.store(static_cast<std::uint8_t>(p.members[i].state));
         }
-        pools.push_back(std::move(m));
+        out.push_back(std::move(m));
     }
+    return out;
 }
 
-MemberState Shared::effective(std::size_t pool, std::size_t member) const noexcept {
-    const MemberShared& m = pools[pool][member];
+MemberState effective(const MemberShared& m) noexcept {
     switch (static_cast<MemberAdmin>(m.admin.load(std::memory_order_relaxed))) {
     case MemberAdmin::down:
         return MemberState::down;
@@ -130,8 +131,8 @@ const engine::ProfileConfig* find_profile(const engine::EngineConfig& cfg,
 
 } // namespace
 
-PoolRt::PoolRt(const engine::PoolConfig& c, std::size_t i)
-    : cfg(&c), index(i), sched(algorithm_of(c.algorithm), members_of(c)),
+PoolRt::PoolRt(const engine::PoolConfig& c, std::size_t i, MemberShared* states)
+    : cfg(&c), index(i), shared(states), sched(algorithm_of(c.algorithm), members_of(c)),
       counters(std::make_unique<MemberCounters[]>(c.members.size())),
       sessions(std::make_unique<MemberSessions[]>(c.members.size())),
       state(c.members.size(), MemberState::up) {
@@ -144,12 +145,13 @@ void VirtualServerRt::on_acceptable(tcp::Listener& /*l*/) {
     app->accept(*this);
 }
 
-LbWorker::LbWorker(engine::WorkerHost& host, Shared& shared)
+LbWorker::LbWorker(engine::WorkerHost& host, Shared& shared,
+                   const std::vector<MemberShared*>& states)
     : host_(host), shared_(shared), sessions_(host.config().max_connections),
       ports_(host.config().lb.source_port_min, host.config().lb.source_port_max, host.index()) {
     const engine::EngineConfig& cfg = host.config();
     for (std::size_t i = 0; i < cfg.pools.size(); ++i) {
-        pools_.push_back(std::make_unique<PoolRt>(cfg.pools[i], i));
+        pools_.push_back(std::make_unique<PoolRt>(cfg.pools[i], i, states.at(i)));
     }
     for (const engine::VirtualServerConfig& v : cfg.virtual_servers) {
         auto vs = std::make_unique<VirtualServerRt>();
@@ -238,7 +240,7 @@ void LbWorker::refresh_members() noexcept {
     seen_generation_ = shared_.generation.load(std::memory_order_acquire);
     for (auto& p : pools_) {
         for (std::size_t i = 0; i < p->state.size(); ++i) {
-            const MemberState now = shared_.effective(p->index, i);
+            const MemberState now = effective(p->shared[i]);
             const MemberState was = p->state[i];
             if (now == was) {
                 continue;
@@ -595,6 +597,82 @@ void LbWorker::leg_gone(Session& s, bool client_leg, int err) noexcept {
     }
     close_gracefully(*other);
     maybe_free(s);
+}
+
+// ---- reload ----------------------------------------------------------------------------------
+
+void LbWorker::reload(const engine::EngineConfig& cfg, const std::vector<MemberShared*>& states) {
+    for (std::size_t pi = 0; pi < pools_.size(); ++pi) {
+        PoolRt& old = *pools_[pi];
+        std::size_t ni = 0;
+        while (ni < cfg.pools.size() && cfg.pools[ni].name != old.cfg->name) {
+            ++ni;
+        }
+        if (ni == cfg.pools.size()) {
+            continue; // the control plane refuses such a reload; keep the pool as it is
+        }
+        auto np = std::make_unique<PoolRt>(cfg.pools[ni], pi, states.at(ni));
+        for (std::size_t i = 0; i < old.cfg->members.size(); ++i) {
+            const engine::MemberConfig& om = old.cfg->members[i];
+            int j = -1;
+            for (std::size_t k = 0; k < np->cfg->members.size(); ++k) {
+                if (np->cfg->members[k].address == om.address &&
+                    np->cfg->members[k].port == om.port) {
+                    j = static_cast<int>(k);
+                }
+            }
+            MemberSessions& list = old.sessions[i];
+            if (j < 0) {
+                // Removed: its sessions finish without a member to account them to.
+                while (!list.empty()) {
+                    Session& s = list.front();
+                    s.member_hook.unlink();
+                    s.member = -1;
+                }
+                continue;
+            }
+            for (std::size_t k = 0; k < MemberCounters::kSize; ++k) {
+                np->counters[j].add(static_cast<MemberCounter>(k), old.counters[i].get(k));
+            }
+            np->sched.members()[static_cast<std::size_t>(j)].active = old.sched.members()[i].active;
+            while (!list.empty()) {
+                Session& s = list.front();
+                s.member_hook.unlink();
+                s.member = j;
+                np->sessions[j].push_back(s);
+            }
+        }
+        for (auto& vs : vs_) {
+            if (vs->pool == &old) {
+                vs->pool = np.get();
+            }
+        }
+        retired_.push_back(std::move(pools_[pi]));
+        pools_[pi] = std::move(np);
+    }
+    if (health_) {
+        health_->stop();
+        retired_checkers_.push_back(std::move(health_));
+        health_ = std::make_unique<HealthChecker>(*this, shared_, ports_);
+    }
+    refresh_members();
+}
+
+void LbWorker::snapshot(std::size_t pool, std::vector<MemberSnapshot>& out) const {
+    out.clear();
+    if (pool >= pools_.size()) {
+        return;
+    }
+    const PoolRt& p = *pools_[pool];
+    for (std::size_t m = 0; m < p.cfg->members.size(); ++m) {
+        MemberSnapshot x;
+        x.address = p.cfg->members[m].address;
+        x.port = p.cfg->members[m].port;
+        for (std::size_t k = 0; k < MemberCounters::kSize; ++k) {
+            x.counters[k] = p.counters[m].get(k);
+        }
+        out.push_back(x);
+    }
 }
 
 } // namespace tcpterm::lb

@@ -28,6 +28,7 @@
 
 #include <boost/intrusive/list.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -56,13 +57,23 @@ struct MemberShared {
     std::atomic<std::uint64_t> checks_failed{0};
 };
 
+/// What the scheduler may do with a member: its admin state, and health when admin is up.
+[[nodiscard]] MemberState effective(const MemberShared& m) noexcept;
+/// Member state arrays for a configuration's pools, [pool][member], admin from the config.
+std::vector<std::unique_ptr<MemberShared[]>> make_member_states(const engine::EngineConfig& cfg);
+
+/// Signals from the control plane and worker 0 to every worker.
 struct Shared {
-    explicit Shared(const engine::EngineConfig& cfg);
-    std::atomic<std::uint64_t> generation{1};
-    std::atomic<std::uint64_t> clock_ns{0}; // worker 0's clock, for the age of last_check_ns
-    std::vector<std::unique_ptr<MemberShared[]>> pools; // [pool][member]
-    [[nodiscard]] MemberState effective(std::size_t pool, std::size_t member) const noexcept;
+    std::atomic<std::uint64_t> generation{1}; // bumped on every member state change
+    std::atomic<std::uint64_t> clock_ns{0};   // worker 0's clock, for the age of last_check_ns
     void publish() noexcept { generation.fetch_add(1, std::memory_order_release); }
+};
+
+/// One member's counters as a worker sees them (telemetry snapshot).
+struct MemberSnapshot {
+    std::uint32_t address = 0;
+    std::uint16_t port = 0;
+    std::array<std::uint64_t, MemberCounters::kSize> counters{};
 };
 
 struct VirtualServerRt;
@@ -95,11 +106,12 @@ using MemberSessions =
 struct PoolRt {
     const engine::PoolConfig* cfg = nullptr;
     std::size_t index = 0;
+    MemberShared* shared = nullptr; // [member], owned by the LoadBalancer
     Scheduler sched;
     std::unique_ptr<MemberCounters[]> counters;
     std::unique_ptr<MemberSessions[]> sessions;
     std::vector<MemberState> state; // as last applied
-    PoolRt(const engine::PoolConfig& c, std::size_t i);
+    PoolRt(const engine::PoolConfig& c, std::size_t i, MemberShared* states);
 };
 
 class LbWorker;
@@ -120,7 +132,8 @@ class HealthChecker;
 
 class LbWorker final : public engine::WorkerApp, public tcp::ConnHandler {
 public:
-    LbWorker(engine::WorkerHost& host, Shared& shared);
+    /// `states`: the member state array of each pool of the engine's configuration.
+    LbWorker(engine::WorkerHost& host, Shared& shared, const std::vector<MemberShared*>& states);
     ~LbWorker() override;
     LbWorker(const LbWorker&) = delete;
     LbWorker& operator=(const LbWorker&) = delete;
@@ -137,6 +150,14 @@ public:
     void on_closed(tcp::Tcb& c, int err) override;
 
     void accept(VirtualServerRt& vs) noexcept;
+
+    /// Reload (control command, on this worker's lcore): pools from `cfg` (same pool names as
+    /// running; virtual servers and profiles are not reloaded). Sessions move to the member with
+    /// the same address:port; sessions of removed members go on unaccounted to any member until
+    /// they end. Allocates: a control-plane operation between bursts.
+    void reload(const engine::EngineConfig& cfg, const std::vector<MemberShared*>& states);
+    /// Member counters of pool `pool` (control command; `out` is replaced).
+    void snapshot(std::size_t pool, std::vector<MemberSnapshot>& out) const;
 
     // Read by telemetry (counters are atomics; the vectors do not change after construction).
     [[nodiscard]] const std::vector<std::unique_ptr<VirtualServerRt>>& virtual_servers() const {
@@ -169,7 +190,9 @@ private:
     ObjectPool<Session> sessions_;
     AllSessions all_;
     engine::LocalPorts ports_;
-    std::unique_ptr<HealthChecker> health_; // worker 0 only
+    std::unique_ptr<HealthChecker> health_;                        // worker 0 only
+    std::vector<std::unique_ptr<PoolRt>> retired_;                 // replaced by a reload
+    std::vector<std::unique_ptr<HealthChecker>> retired_checkers_; // their connections are gone
     std::uint64_t seen_generation_ = 0;
     bool stopping_ = false;
 };

@@ -11,6 +11,7 @@ come from telemetry (/tcpterm/vs, /tcpterm/pool). Standard library only.
 """
 import hashlib
 import os
+import signal
 import socket
 import struct
 import sys
@@ -400,6 +401,48 @@ def t_lb_health(binary):
             s.close()
         m2 = e.pool_state()["%s:8080" % MEMBERS[1]]
         expect(m2["last_check"] == "refused", "last check %s" % m2)
+    run(e, body, backends)
+
+
+def t_lb_reload(binary):
+    e = LbEngine(binary, "lbreload", members=['"%s:8080"' % m for m in MEMBERS[:2]])
+    backends = []
+
+    def rewrite(members, extra=""):
+        e.members = members
+        with open(e.cfg, "w") as f:
+            f.write(e.config_text() + extra)
+
+    def body():
+        backends.extend(Backend(m, "hold") for m in MEMBERS)
+        b1, b2, b3 = backends
+        s1 = socket.create_connection((ENGINE_IP, 80), timeout=10)  # member 1 (round robin)
+        wait_for(lambda: b1.accepted, 5, "member 1 accept")
+        # Reload: member 1 removed, member 3 added. The open session must survive.
+        rewrite(['"%s:8080"' % m for m in MEMBERS[1:]])
+        e.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("reloaded pools" in l for l in e.output), 10, "reload message")
+        expect(any("1 member(s) added, 1 removed" in l for l in e.output), "".join(e.output))
+        s1.sendall(b"after reload")
+        b1.accepted[0].settimeout(5)
+        expect(b1.accepted[0].recv(100) == b"after reload", "session of the removed member")
+        socks = [socket.create_connection((ENGINE_IP, 80), timeout=10) for _ in range(4)]
+        wait_for(lambda: len(b2.accepted) + len(b3.accepted) == 4, 5, "new sessions placed")
+        expect(len(b1.accepted) == 1 and len(b2.accepted) == 2 and len(b3.accepted) == 2,
+               "placement %d %d %d" % (len(b1.accepted), len(b2.accepted), len(b3.accepted)))
+        members = {m["address"] for m in e.pool_state().values()}
+        expect(members == {"%s:8080" % m for m in MEMBERS[1:]}, "members %s" % members)
+        # A bad file is rejected with its location, and nothing changes.
+        rewrite(['"%s:8080 weight=0"' % MEMBERS[0]])
+        e.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("rejected" in l for l in e.output), 10, "rejection message")
+        expect(any('"weight=0" is out of range' in l and ".toml:" in l for l in e.output),
+               "error with file:line: " + "".join(e.output[-5:]))
+        more = [socket.create_connection((ENGINE_IP, 80), timeout=10) for _ in range(2)]
+        wait_for(lambda: len(b2.accepted) + len(b3.accepted) == 6, 5, "old config in force")
+        expect(len(b1.accepted) == 1, "removed member got %d" % len(b1.accepted))
+        for s in socks + more + [s1]:
+            s.close()
     run(e, body, backends)
 
 

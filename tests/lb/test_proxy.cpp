@@ -193,7 +193,7 @@ public:
     }
 
     void start() {
-        worker = std::make_unique<lb::LbWorker>(host_, *shared_);
+        worker = std::make_unique<lb::LbWorker>(host_, shared, state_ptrs());
         worker->poll(now);
     }
     void listen_member(std::uint32_t addr, std::uint16_t port = 8080) {
@@ -278,7 +278,8 @@ public:
     std::unique_ptr<tcp::TcpStack> backend;
     Backends backends;
     std::vector<std::unique_ptr<End>> clients;
-    std::unique_ptr<lb::Shared> shared_ = nullptr;
+    lb::Shared shared;
+    std::vector<std::unique_ptr<lb::MemberShared[]>> states; // [pool][member]
     std::unique_ptr<lb::LbWorker> worker;
 
 private:
@@ -288,7 +289,14 @@ private:
     Host host_;
 
 public:
-    void make_shared() { shared_ = std::make_unique<lb::Shared>(cfg); }
+    void make_shared() { states = lb::make_member_states(cfg); }
+    std::vector<lb::MemberShared*> state_ptrs() {
+        std::vector<lb::MemberShared*> v;
+        for (auto& a : states) {
+            v.push_back(a.get());
+        }
+        return v;
+    }
 };
 
 engine::EngineConfig lb_config(std::vector<std::uint32_t> members) {
@@ -524,8 +532,8 @@ TEST_CASE("proxy: drain keeps existing sessions and sends new ones elsewhere; do
     End& a = n->connect(40000, "a"); // kM1
     n->advance(ms(100));
     REQUIRE(n->member(0, lb::MemberCounter::active) == 1);
-    n->shared_->pools[0][0].admin.store(static_cast<std::uint8_t>(engine::MemberAdmin::drain));
-    n->shared_->publish();
+    n->states[0][0].admin.store(static_cast<std::uint8_t>(engine::MemberAdmin::drain));
+    n->shared.publish();
     for (std::uint16_t p = 0; p < 4; ++p) {
         n->connect(static_cast<std::uint16_t>(40001 + p), "b");
     }
@@ -538,8 +546,8 @@ TEST_CASE("proxy: drain keeps existing sessions and sends new ones elsewhere; do
     n->advance(ms(100));
     CHECK(n->backends.conns[0]->got == "amore");
 
-    n->shared_->pools[0][0].admin.store(static_cast<std::uint8_t>(engine::MemberAdmin::down));
-    n->shared_->publish();
+    n->states[0][0].admin.store(static_cast<std::uint8_t>(engine::MemberAdmin::down));
+    n->shared.publish();
     n->advance(ms(100));
     CHECK(a.closed == ECONNRESET);
     CHECK(n->member(0, lb::MemberCounter::resets_on_down) == 1);
@@ -609,13 +617,12 @@ TEST_CASE("proxy: http health checks take a member down after fall and up after 
     n->blackhole.insert(kM3); // never answers: timeouts; kM2 refuses
     n->start();
     n->advance(sec(2));
-    const lb::Shared& sh = *n->shared_;
-    CHECK(sh.effective(0, 0) == lb::MemberState::up);
-    CHECK(sh.effective(0, 1) == lb::MemberState::down);
-    CHECK(sh.effective(0, 2) == lb::MemberState::down);
-    CHECK(static_cast<lb::CheckResult>(sh.pools[0][1].last.load()) == lb::CheckResult::refused);
-    CHECK(static_cast<lb::CheckResult>(sh.pools[0][2].last.load()) == lb::CheckResult::timeout);
-    CHECK(sh.pools[0][0].checks_ok.load() >= 3);
+    CHECK(lb::effective(n->states[0][0]) == lb::MemberState::up);
+    CHECK(lb::effective(n->states[0][1]) == lb::MemberState::down);
+    CHECK(lb::effective(n->states[0][2]) == lb::MemberState::down);
+    CHECK(static_cast<lb::CheckResult>(n->states[0][1].last.load()) == lb::CheckResult::refused);
+    CHECK(static_cast<lb::CheckResult>(n->states[0][2].last.load()) == lb::CheckResult::timeout);
+    CHECK(n->states[0][0].checks_ok.load() >= 3);
     // New connections go to kM1 only.
     n->backends.http = false;
     for (std::uint16_t p = 0; p < 3; ++p) {
@@ -627,5 +634,55 @@ TEST_CASE("proxy: http health checks take a member down after fall and up after 
     n->backends.http = true;
     n->listen_member(kM2);
     n->advance(sec(2));
-    CHECK(sh.effective(0, 1) == lb::MemberState::up);
+    CHECK(lb::effective(n->states[0][1]) == lb::MemberState::up);
+}
+
+TEST_CASE("proxy: reload moves sessions to the same members, lets removed members' sessions "
+          "finish, and sends new connections to the new member set",
+          "[lb][proxy][reload]") {
+    Pool pool;
+    auto n = make_net(pool.mp, lb_config({kM1, kM2}));
+    n->listen_member(kM1);
+    n->listen_member(kM2);
+    n->listen_member(kM3);
+    n->start();
+    End& a = n->connect(40000, "a"); // kM1
+    End& b = n->connect(40001, "b"); // kM2
+    n->advance(ms(100));
+    REQUIRE(n->backends.conns.size() == 2);
+
+    // The new file: kM1 removed, kM2 kept (weight 3), kM3 added.
+    engine::EngineConfig next = lb_config({kM2, kM3});
+    next.pools[0].members[0].weight = 3;
+    auto states = lb::make_member_states(next);
+    std::vector<lb::MemberShared*> ptrs{states[0].get()};
+    n->worker->reload(next, ptrs);
+    n->advance(ms(10));
+
+    // Sessions go on: the removed member's too.
+    a.to_send += "1";
+    b.to_send += "2";
+    a.feed();
+    b.feed();
+    n->advance(ms(100));
+    CHECK(n->backends.conns[0]->got == "a1");
+    CHECK(n->backends.conns[1]->got == "b2");
+    // kM2's counters carried over (its session is still accounted to it).
+    CHECK(n->member(0, lb::MemberCounter::active) == 1);
+    CHECK(n->member(0, lb::MemberCounter::total) == 1);
+    for (std::uint16_t p = 0; p < 8; ++p) {
+        n->connect(static_cast<std::uint16_t>(41000 + p), "n");
+    }
+    n->advance(ms(100));
+    CHECK(n->member(0, lb::MemberCounter::total) == 1 + 6); // weight 3 of 4
+    CHECK(n->member(1, lb::MemberCounter::total) == 2);
+    // The removed member's session ends cleanly.
+    n->client->close(*a.c);
+    a.c = nullptr;
+    n->advance(ms(100));
+    n->backend->close(*n->backends.conns[0]->c);
+    n->backends.conns[0]->c = nullptr;
+    n->advance(sec(3));
+    CHECK(n->vs(lb::VsCounter::completed) == 1);
+    CHECK(n->vs(lb::VsCounter::active) == 9);
 }
