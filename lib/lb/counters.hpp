@@ -22,7 +22,8 @@ namespace tcpterm::lb {
     X(refused_no_session, "clients reset: session pool exhausted")                                 \
     X(refused_no_port, "backend connects impossible: source port range exhausted")                 \
     X(refused_no_memory, "backend connects impossible: control blocks exhausted")                  \
-    X(over_limit, "SYNs refused at max_connections (reset or dropped per over_limit)")             \
+    X(over_limit, "handshakes completed past max_connections, then reset (SYNs met by the closed " \
+                  "gate count in the TCP stats syn_gate_*)")                                       \
     X(connect_retries, "backend connects retried on another member")                               \
     X(connect_refused, "backend connects refused (RST)")                                           \
     X(connect_timeout, "backend connects not answered within connect_timeout")                     \

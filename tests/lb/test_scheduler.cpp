@@ -1,10 +1,15 @@
 // Scheduling: weighted round robin (exact shares, interleaved), weighted least connections,
 // Maglev consistent hashing (even spread, weights, few clients moved on a member change).
+#include "lb/counters.hpp"
 #include "lb/scheduler.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <string>
 #include <vector>
 
 using namespace tcpterm::lb;
@@ -119,5 +124,19 @@ TEST_CASE("pick_other: a different member for a retry", "[lb]") {
         CHECK(other != first);
         Scheduler one(a, members({1}));
         CHECK(one.pick_other(0, 0) == -1);
+    }
+}
+
+TEST_CASE("docs/load-balancer.md names every load-balancer counter", "[lb][docs]") {
+    const char* root = std::getenv("TCPTERM_SOURCE_ROOT");
+    REQUIRE(root != nullptr);
+    std::ifstream f(std::string(root) + "/docs/load-balancer.md");
+    REQUIRE(f.good());
+    const std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    for (std::string_view n : tcpterm::lb::kVsCounterNames) {
+        CHECK(doc.find("`" + std::string(n) + "`") != std::string::npos);
+    }
+    for (std::string_view n : tcpterm::lb::kMemberCounterNames) {
+        CHECK(doc.find("`" + std::string(n) + "`") != std::string::npos);
     }
 }
