@@ -22,6 +22,7 @@ namespace tcpterm::lb {
     X(refused_no_session, "clients reset: session pool exhausted")                                 \
     X(refused_no_port, "backend connects impossible: source port range exhausted")                 \
     X(refused_no_memory, "backend connects impossible: control blocks exhausted")                  \
+    X(refused_no_route, "backend connects impossible: no port routes to the member")               \
     X(over_limit, "handshakes completed past max_connections, then reset (SYNs met by the closed " \
                   "gate count in the TCP stats syn_gate_*)")                                       \
     X(connect_retries, "backend connects retried on another member")                               \

@@ -347,7 +347,9 @@ bool LbWorker::start_connect(Session& s) noexcept {
     int err = 0;
     tcp::Tcb* srv = src == 0 ? nullptr : ports_.connect(host_, t, this, &err);
     if (srv == nullptr) {
-        vs.counters.add(err == ENOBUFS ? VsCounter::refused_no_memory : VsCounter::refused_no_port);
+        vs.counters.add(src == 0         ? VsCounter::refused_no_route
+                        : err == ENOBUFS ? VsCounter::refused_no_memory
+                                         : VsCounter::refused_no_port);
         abort_leg(s, true);
         return false;
     }

@@ -205,6 +205,9 @@ std::size_t TcpStack::reset_all() noexcept {
         }
     });
     for (Tcb* c : all) {
+        if (c->dead) {
+            continue; // an application ended it from an earlier one's on_closed (a proxy's pair)
+        }
         if (c->state != State::syn_sent) {
             send_rst(*c, RstReason::stack_stop);
         }
