@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
         }
         // SIGHUP: pools and members from the same file, validated before anything changes.
         engine.add_reload_hook([&balancer, config] { balancer->reload(config); });
+        engine.add_control_tick([&balancer] { balancer->tick(); });
     }
     return engine.run();
 }

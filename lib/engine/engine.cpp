@@ -396,6 +396,9 @@ int Engine::run() {
     int reloads = 0;
     while (g_signals.load(std::memory_order_relaxed) == 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        for (const auto& tick : ticks_) {
+            tick();
+        }
         if (const int r = g_reloads.load(std::memory_order_relaxed); r != reloads) {
             reloads = r;
             if (reload_hooks_.empty()) {

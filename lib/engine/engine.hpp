@@ -33,6 +33,8 @@ public:
     void add_app(AppFactory f) { app_factories_.push_back(std::move(f)); }
     /// The workers (after init()): apps' control planes reach their instances through them.
     [[nodiscard]] Worker& worker(std::size_t i) { return *workers_[i]; }
+    /// Runs `fn` on the main thread about every 20 ms while serving (rates, housekeeping).
+    void add_control_tick(std::function<void()> fn) { ticks_.push_back(std::move(fn)); }
     /// Runs `hook` on the main thread on every SIGHUP (configuration reload).
     void add_reload_hook(std::function<void()> hook) { reload_hooks_.push_back(std::move(hook)); }
     /// Asks run() to stop as a first SIGTERM would (graceful drain); any thread may call it.
@@ -69,6 +71,7 @@ private:
     alignas(4) std::uint8_t rss_key_[40] = {}; // kSymmetricKey, converted for software Toeplitz
     std::vector<AppFactory> app_factories_;
     std::vector<std::function<void()>> reload_hooks_;
+    std::vector<std::function<void()>> ticks_;
     std::vector<std::unique_ptr<Worker>> workers_;
     bool eal_up_ = false;
 };

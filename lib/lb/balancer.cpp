@@ -24,6 +24,10 @@ std::string addr_str(std::uint32_t a, std::uint16_t port) {
     return fmt::format("{}.{}.{}.{}:{}", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, port);
 }
 
+std::uint64_t member_key(std::uint32_t addr, std::uint16_t port) {
+    return (std::uint64_t{addr} << 16) | port;
+}
+
 std::string_view admin_name(engine::MemberAdmin a) {
     switch (a) {
     case engine::MemberAdmin::up:
@@ -182,6 +186,7 @@ void LoadBalancer::fill_vs(rte_tel_data* d) {
         rte_tel_data_start_dict(c);
         rte_tel_data_add_dict_string(c, "address", addr_str(vss[v].address, vss[v].port).c_str());
         rte_tel_data_add_dict_string(c, "pool", vss[v].pool.c_str());
+        rte_tel_data_add_dict_u64(c, "cps", v < vs_cps_.size() ? vs_cps_[v] : 0);
         for (std::size_t k = 0; k < VsCounters::kSize; ++k) {
             std::uint64_t sum = 0;
             for (const LbWorker* w : workers_) {
@@ -231,16 +236,7 @@ int LoadBalancer::fill_pool(const std::string& want, rte_tel_data* d) {
     if (p == pools.size()) {
         return -EINVAL;
     }
-    // Member counters: a snapshot taken by each worker on its own lcore.
-    std::vector<std::vector<MemberSnapshot>> snaps(workers_.size());
-    for (std::size_t i = 0; i < workers_.size() && engine_ != nullptr; ++i) {
-        engine::Command c;
-        c.kind = engine::Command::Kind::call;
-        LbWorker* w = workers_[i];
-        std::vector<MemberSnapshot>* out = &snaps[i];
-        c.fn = [w, p, out] { w->snapshot(p, *out); };
-        engine_->run_command(i, c, sec(1));
-    }
+    const std::vector<std::vector<MemberSnapshot>> snaps = snapshot_pool(p);
     const std::uint64_t clock = shared_->clock_ns.load(std::memory_order_relaxed);
     rte_tel_data_add_dict_string(d, "algorithm",
                                  std::string(algo_name(pools[p].algorithm)).c_str());
@@ -272,6 +268,13 @@ int LoadBalancer::fill_pool(const std::string& want, rte_tel_data* d) {
             }
             rte_tel_data_add_dict_u64(c, std::string(kMemberCounterNames[k]).c_str(), sum);
         }
+        std::uint64_t cps = 0;
+        if (p < member_cps_.size()) {
+            for (const auto& [key, rate] : member_cps_[p]) {
+                cps = key == member_key(mc.address, mc.port) ? rate : cps;
+            }
+        }
+        rte_tel_data_add_dict_u64(c, "cps", cps);
         rte_tel_data_add_dict_u64(c, "checks_ok", ms.checks_ok.load());
         rte_tel_data_add_dict_u64(c, "checks_failed", ms.checks_failed.load());
         rte_tel_data_add_dict_string(
@@ -286,6 +289,77 @@ int LoadBalancer::fill_pool(const std::string& want, rte_tel_data* d) {
         }
     }
     return 0;
+}
+
+// Member counters: a snapshot taken by each worker on its own lcore (caller holds mu_).
+std::vector<std::vector<MemberSnapshot>> LoadBalancer::snapshot_pool(std::size_t p) {
+    std::vector<std::vector<MemberSnapshot>> snaps(workers_.size());
+    for (std::size_t i = 0; i < workers_.size() && engine_ != nullptr; ++i) {
+        engine::Command c;
+        c.kind = engine::Command::Kind::call;
+        LbWorker* w = workers_[i];
+        std::vector<MemberSnapshot>* out = &snaps[i];
+        c.fn = [w, p, out] { w->snapshot(p, *out); };
+        engine_->run_command(i, c, sec(1));
+    }
+    return snaps;
+}
+
+void LoadBalancer::tick() {
+    std::lock_guard<std::mutex> g(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - rate_at_ < std::chrono::seconds(1)) {
+        return;
+    }
+    const bool first = rate_at_ == std::chrono::steady_clock::time_point{};
+    const double dt = std::chrono::duration<double>(now - rate_at_).count();
+    rate_at_ = now;
+    const auto rate = [&](std::uint64_t now_total, std::uint64_t before) -> std::uint64_t {
+        return first || now_total < before
+                   ? 0
+                   : static_cast<std::uint64_t>(static_cast<double>(now_total - before) / dt + 0.5);
+    };
+    const std::size_t nvs = cfg_->virtual_servers.size();
+    vs_accepted_.resize(nvs, 0);
+    vs_cps_.resize(nvs, 0);
+    for (std::size_t v = 0; v < nvs; ++v) {
+        std::uint64_t sum = 0;
+        for (const LbWorker* w : workers_) {
+            if (v < w->virtual_servers().size()) {
+                sum += w->virtual_servers()[v]->counters.get(VsCounter::accepted);
+            }
+        }
+        vs_cps_[v] = rate(sum, vs_accepted_[v]);
+        vs_accepted_[v] = sum;
+    }
+    member_total_.resize(cfg_->pools.size());
+    member_cps_.assign(cfg_->pools.size(), {});
+    for (std::size_t p = 0; p < cfg_->pools.size(); ++p) {
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> totals;
+        for (const auto& snap : snapshot_pool(p)) {
+            for (const MemberSnapshot& x : snap) {
+                const std::uint64_t key = member_key(x.address, x.port);
+                const std::uint64_t t = x.counters[static_cast<std::size_t>(MemberCounter::total)];
+                auto it = std::find_if(totals.begin(), totals.end(),
+                                       [&](const auto& e) { return e.first == key; });
+                if (it == totals.end()) {
+                    totals.emplace_back(key, t);
+                } else {
+                    it->second += t;
+                }
+            }
+        }
+        for (const auto& [key, t] : totals) {
+            std::uint64_t before = t;
+            for (const auto& [k2, b] : member_total_[p]) {
+                before = k2 == key ? b : before;
+            }
+            const bool known = std::any_of(member_total_[p].begin(), member_total_[p].end(),
+                                           [&](const auto& e) { return e.first == key; });
+            member_cps_[p].emplace_back(key, known ? rate(t, before) : 0);
+        }
+        member_total_[p] = std::move(totals);
+    }
 }
 
 namespace {

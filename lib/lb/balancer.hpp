@@ -16,6 +16,8 @@
 #include "engine/app.hpp"
 #include "engine/config.hpp"
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +33,7 @@ namespace tcpterm::lb {
 
 class LbWorker;
 struct MemberShared;
+struct MemberSnapshot;
 struct Shared;
 
 class LoadBalancer {
@@ -44,6 +47,9 @@ public:
     engine::AppFactory factory();
     /// Registers the telemetry commands (after the engine's init: EAL must be up).
     bool register_telemetry(engine::Engine& engine);
+    /// Control tick (main thread, ~20 ms): once a second, the connection rates (accepted per
+    /// virtual server, opened per member) shown by telemetry as `cps`.
+    void tick();
     /// Reloads pools and members from `path`. Virtual servers, profiles and the other sections
     /// are not reloaded (a change there is reported and needs a restart); the pool names must
     /// stay the same. Prints what happened; false when the file was rejected.
@@ -68,6 +74,13 @@ private:
     std::vector<std::unique_ptr<MemberShared[]>> retired_;      // replaced, kept alive
     std::unique_ptr<Shared> shared_;
     std::vector<LbWorker*> workers_; // owned by the engine's workers
+    // Rates (under mu_): last second's count and the totals it was taken from.
+    std::chrono::steady_clock::time_point rate_at_{};
+    std::vector<std::uint64_t> vs_accepted_, vs_cps_;
+    std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>>
+        member_total_; // addr:port key, total
+    std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>> member_cps_;
+    std::vector<std::vector<MemberSnapshot>> snapshot_pool(std::size_t p);
 };
 
 } // namespace tcpterm::lb
