@@ -161,12 +161,15 @@ void live_line(const Snapshot& a, const Snapshot& b, double t, std::uint64_t tar
 struct RampStep {
     std::uint64_t target = 0;
     double seconds = 0;
+    std::uint64_t opened = 0;
+    std::uint64_t missed = 0; // the pacer's misses: the generator itself was behind
     std::uint64_t completed = 0;
     std::uint64_t errors = 0;
     std::uint64_t retransmits = 0;
     double cps = 0;
     double error_ratio = 0;
     bool clean = false;
+    bool generator_limited = false;
 };
 
 // ---- JSON -------------------------------------------------------------------------------------
@@ -281,11 +284,13 @@ std::string summary_json(const gen::GenOptions& o, engine::Engine& e,
                 best = s.cps;
                 best_target = s.target;
             }
-            j += fmt::format("{}\n    {{\"target\": {}, \"seconds\": {:.2f}, \"cps\": {:.0f}, "
-                             "\"completed\": {}, \"errors\": {}, \"error_ratio\": {:.6f}, "
-                             "\"retransmits\": {}, \"clean\": {}}}",
-                             i ? "," : "", s.target, s.seconds, s.cps, s.completed, s.errors,
-                             s.error_ratio, s.retransmits, s.clean ? "true" : "false");
+            j += fmt::format("{}\n    {{\"target\": {}, \"seconds\": {:.2f}, \"opened\": {}, "
+                             "\"generator_missed\": {}, \"cps\": {:.0f}, \"completed\": {}, "
+                             "\"errors\": {}, \"error_ratio\": {:.6f}, \"retransmits\": {}, "
+                             "\"clean\": {}, \"generator_limited\": {}}}",
+                             i ? "," : "", s.target, s.seconds, s.opened, s.missed, s.cps,
+                             s.completed, s.errors, s.error_ratio, s.retransmits,
+                             s.clean ? "true" : "false", s.generator_limited ? "true" : "false");
         }
         j += fmt::format("\n  ], \"max_clean_cps\": {:.0f}, \"max_clean_target\": {}}}", best,
                          best_target);
@@ -352,12 +357,26 @@ public:
                                      ? 0.0
                                      : static_cast<double>(st.errors) /
                                            static_cast<double>(st.completed + st.errors);
+                st.opened = s.counts[GenCounter::opened] - step0.counts[GenCounter::opened];
+                st.missed =
+                    s.counts[GenCounter::pacer_missed] - step0.counts[GenCounter::pacer_missed];
+                // Clean: few failures, and the server completed (nearly) everything the step
+                // offered. What the generator failed to offer (its own misses, a busy core) is
+                // not held against the server; a generator that offers less than half the
+                // target ends the ramp instead.
                 st.clean = st.completed > 0 && st.error_ratio < o_.ramp.max_error_ratio &&
-                           st.cps >= o_.ramp.min_achieved * static_cast<double>(target);
+                           static_cast<double>(st.completed) >=
+                               o_.ramp.min_achieved * static_cast<double>(st.opened);
+                st.generator_limited =
+                    static_cast<double>(st.opened) < 0.5 * static_cast<double>(target) * st.seconds;
                 out.steps.push_back(st);
-                fmt::print("ramp: target {} -> {:.0f} cps, {} errors ({:.4f}%), {} rtx: {}\n",
-                           target, st.cps, st.errors, st.error_ratio * 100, st.retransmits,
-                           st.clean ? "clean" : "NOT clean: stop");
+                fmt::print("ramp: target {} -> opened {:.0f}/s, completed {:.0f}/s, {} errors "
+                           "({:.4f}%), {} rtx, {} missed by the generator: {}\n",
+                           target, static_cast<double>(st.opened) / st.seconds, st.cps, st.errors,
+                           st.error_ratio * 100, st.retransmits, st.missed,
+                           !st.clean              ? "NOT clean: stop"
+                           : st.generator_limited ? "clean, but the generator is the limit: stop"
+                                                  : "clean");
                 std::fflush(stdout);
                 auto next =
                     static_cast<std::uint64_t>(static_cast<double>(target) * o_.ramp.factor);
@@ -365,7 +384,7 @@ public:
                     next = target < o_.ramp.max ? o_.ramp.max : 0;
                 }
                 const bool time_left = now + std::chrono::nanoseconds(o_.ramp.step) <= deadline;
-                if (!st.clean || next == 0 || !time_left) {
+                if (!st.clean || st.generator_limited || next == 0 || !time_left) {
                     sh_.stop.store(true);
                 } else {
                     target = next;

@@ -242,7 +242,7 @@ const OptionSpec kOptions[] = {
      [](GenOptions& o, std::string_view v, std::string& w) {
          return parse_double(v, 0.0, 1.0, o.ramp.max_error_ratio, w);
      }},
-    {"ramp_min_achieved", "X", "a clean step completes at least this share of its target",
+    {"ramp_min_achieved", "X", "a clean step completes at least this share of what it opened",
      [](GenOptions& o, std::string_view v, std::string& w) {
          return parse_double(v, 0.0, 1.0, o.ramp.min_achieved, w);
      }},

@@ -31,7 +31,7 @@ struct RampOptions {
     Nanos step = sec(3);            // length of a step
     std::uint64_t max = 0;          // 0 = no ceiling
     double max_error_ratio = 0.001; // a step is clean below this share of failed connections
-    double min_achieved = 0.95;     // ... and when it completed at least this share of its target
+    double min_achieved = 0.95;     // ... and completed at least this share of what it opened
 };
 
 struct GenOptions {
