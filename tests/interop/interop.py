@@ -505,15 +505,16 @@ def t_icmp_ping(binary):
 TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
 
 
-def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in TESTS:
-        print("usage: interop.py TCPTERM_BINARY {%s}" % "|".join(sorted(TESTS)), file=sys.stderr)
+def run_main(tests, prog):
+    """`prog TCPTERM_BINARY TEST_NAME`: runs one test, prints PASS or FAIL with the reason."""
+    if len(sys.argv) != 3 or sys.argv[2] not in tests:
+        print("usage: %s TCPTERM_BINARY {%s}" % (prog, "|".join(sorted(tests))), file=sys.stderr)
         return 2
     if os.geteuid() != 0:
         print("interop tests need root (network namespaces, tap)", file=sys.stderr)
         return 1
     try:
-        TESTS[sys.argv[2]](sys.argv[1])
+        tests[sys.argv[2]](sys.argv[1])
     except Exception as exc:  # noqa: BLE001 - report any failure with its message
         import traceback
         traceback.print_exc()
@@ -524,4 +525,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(TESTS, "interop.py"))

@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop import ENGINE_IP, Engine, expect, recv_all, sh, wait_for  # noqa: E402
+from interop import ENGINE_IP, Engine, expect, recv_all, run_main, sh, wait_for  # noqa: E402
 
 MEMBERS = ["198.18.1.2", "198.18.1.3", "198.18.1.4"]
 READY = {"port": "7", "service": '"echo"'}  # readiness probe of Engine.start()
@@ -204,6 +204,15 @@ def t_lb_half_close(binary):
     run(e, body, backends)
 
 
+def expect_reset(s, who, eof_ok=False):
+    """The next read on `s` fails with ECONNRESET (or, with eof_ok, returns end of stream)."""
+    try:
+        r = s.recv(10)
+    except ConnectionResetError:
+        return
+    expect(eof_ok and r == b"", "%s read %r instead of a reset" % (who, r))
+
+
 def rst_close(s):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
@@ -222,21 +231,13 @@ def t_lb_resets(binary):
         c = b.accepted[-1]
         c.settimeout(10)
         rst_close(s)
-        try:
-            r = c.recv(10)
-            expect(False, "backend read %r instead of a reset" % r)
-        except ConnectionResetError:
-            pass
+        expect_reset(c, "backend")
         c.close()
         # Backend RST -> client reset.
         s = socket.create_connection((ENGINE_IP, 80), timeout=10)
         wait_for(lambda: len(b.accepted) == 2, 5, "second accept")
         rst_close(b.accepted[-1])
-        try:
-            r = s.recv(10)
-            expect(False, "client read %r instead of a reset" % r)
-        except ConnectionResetError:
-            pass
+        expect_reset(s, "client")
         s.close()
         v = e.vs_counters()
         expect(v["client_resets"] == 1 and v["server_resets"] == 1, "counters %s" % v)
@@ -258,11 +259,7 @@ def t_lb_refused_retry(binary):
         expect(v["connect_refused"] >= 4 and v["connect_failed"] == 0, "counters %s" % v)
         backends[0].close()  # now every member refuses: the client is reset
         s = socket.create_connection((ENGINE_IP, 80), timeout=10)
-        try:
-            r = s.recv(10)
-            expect(r == b"", "client read %r" % r)
-        except ConnectionResetError:
-            pass
+        expect_reset(s, "client", eof_ok=True)
         wait_for(lambda: e.vs_counters()["connect_failed"] == 1, 5, "connect_failed counted")
     run(e, body, backends)
 
@@ -281,17 +278,9 @@ def t_lb_idle_timeout(binary):
         c = b.accepted[-1]
         c.settimeout(10)
         t0 = time.time()
-        try:
-            r = s.recv(10)
-            expect(False, "client read %r instead of a reset" % r)
-        except ConnectionResetError:
-            pass
+        expect_reset(s, "client")
         expect(1.5 < time.time() - t0 < 6, "reset after %.1fs" % (time.time() - t0))
-        try:
-            r = c.recv(10)
-            expect(False, "backend read %r instead of a reset" % r)
-        except ConnectionResetError:
-            pass
+        expect_reset(c, "backend")
         expect(e.vs_counters()["client_timeouts"] == 1, "counters %s" % e.vs_counters())
     run(e, body, backends)
 
@@ -315,11 +304,7 @@ def t_lb_drain_down(binary):
         b1.accepted[0].settimeout(5)
         expect(b1.accepted[0].recv(100) == b"still here", "drained member's session works")
         e.telemetry("/tcpterm/member,web,%s:8080,down" % MEMBERS[0])
-        try:
-            rr = first.recv(10)
-            expect(rr == b"", "client read %r" % rr)
-        except ConnectionResetError:
-            pass
+        expect_reset(first, "client", eof_ok=True)
         m = e.pool_state()["%s:8080" % MEMBERS[0]]
         expect(m["state"] == "down" and m["resets_on_down"] == 1, "member %s" % m)
         for s in others:
@@ -449,24 +434,5 @@ def t_lb_reload(binary):
 TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
 
 
-def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in TESTS:
-        print("usage: lb_interop.py TCPTERM_BINARY {%s}" % "|".join(sorted(TESTS)),
-              file=sys.stderr)
-        return 2
-    if os.geteuid() != 0:
-        print("interop tests need root (network namespaces, tap)", file=sys.stderr)
-        return 1
-    try:
-        TESTS[sys.argv[2]](sys.argv[1])
-    except Exception as exc:  # noqa: BLE001 - report any failure with its message
-        import traceback
-        traceback.print_exc()
-        print("FAIL %s: %s" % (sys.argv[2], exc))
-        return 1
-    print("PASS %s" % sys.argv[2])
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(TESTS, "lb_interop.py"))
