@@ -61,6 +61,7 @@ bool build_engine_config(const gen::GenOptions& o, engine::EngineConfig& cfg) {
         }
     } else {
         cfg.workers = o.workers;
+        cfg.rx_burst = o.rx_burst;
         cfg.max_connections = o.max_connections;
         cfg.max_time_wait = o.max_time_wait;
         cfg.tcp.max_tw_buckets = o.max_time_wait;

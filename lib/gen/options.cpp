@@ -264,6 +264,10 @@ const OptionSpec kOptions[] = {
      [](GenOptions& o, std::string_view v, std::string& w) {
          return parse_uint(v, 1, 128, o.workers, w);
      }},
+    {"rx_burst", "N", "without --config: packets read per rx_burst call (default 256)",
+     [](GenOptions& o, std::string_view v, std::string& w) {
+         return parse_uint(v, 1, 512, o.rx_burst, w);
+     }},
     {"max_connections", "N", "without --config: control blocks per worker",
      [](GenOptions& o, std::string_view v, std::string& w) {
          return parse_uint(v, 16, 1u << 26, o.max_connections, w);

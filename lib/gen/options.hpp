@@ -60,6 +60,7 @@ struct GenOptions {
     std::string device;           // or one port built from options: the device ...
     std::uint8_t prefix_len = 24; // ... with the source addresses on a /prefix_len
     std::uint32_t workers = 1;
+    std::uint16_t rx_burst = 256;            // packets per rx_burst call (the engine's is 32)
     std::uint32_t max_connections = 262'144; // control blocks per worker
     std::uint32_t max_time_wait = 1'048'576; // TIME_WAIT records per worker
     bool tw_reuse = true;                    // reuse TIME_WAIT four-tuples (RFC 6191)
