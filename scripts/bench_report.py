@@ -326,8 +326,62 @@ set grid ytics
 set xtics rotate by -15
 plot '{dat}' using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99'
 """.format(png=os.path.join(results_dir, png), dat=dat))
-        made.append((png, "latency percentiles per system and closer"))
+        made.append((png, "latency percentiles per system and closer: tcpterm-gen lifecycle "
+                           "latency at 512 open connections, wrk request latency at 256"))
     return made
+
+
+# Symbols of the perf profile grouped by what they do (first match wins).
+PROFILE_GROUPS = [
+    ("poll loop: TSC reads, Worker::run", ["TscClock::cycles", "TscClock::now", "Worker::run"]),
+    ("memif driver (librte_net_memif, no symbols)", ["0x0000"]),
+    ("segment build and parse", ["emit_segment", "prepend_ipv4_tcp", "parse_ipv4", "parse_tcp",
+                                 "parse_ether", "prepend_ether", "send_ack", "::output"]),
+    ("software checksums (memif has no offload)", ["cksum"]),
+    ("connection table", ["ConnTable::"]),
+    ("http service: libc tolower per request byte, parse", ["tolower", "ServiceApp::"]),
+    ("timer wheel", ["TimerWheel", "TcpStack::advance", "on_timer"]),
+    ("TCP state machine, queues, connection life", [
+        "established_input", "TcpStack::input", "MbufQueue", "listen_input", "TcpStack::reap",
+        "set_state", "accept", "destroy", "release", "new_tcb", "TcpStack::close",
+        "TcpStack::send", "TcpStack::consume", "TcpStack::peek", "tw_input", "time_wait",
+        "arm_rtx", "update_rtt", "schedule_idle", "window"]),
+    ("ARP cache, routing, TX batching", ["ArpCache", "Worker::emit", "Worker::tx", "Worker::rx",
+                                         "route", "owns", "rte_eth_tx"]),
+    ("mbuf alloc/free, copies", ["rte_pktmbuf", "memmove", "memcpy", "mempool"]),
+    ("ISN and timestamp SipHash", ["siphash", "keyed_hash", "make_isn", "ts_now"]),
+]
+
+
+def profile_table(path):
+    """(header lines, rows) from a profile-*.txt written by scripts/bench.sh profile."""
+    head, groups, other, total = [], {}, 0.0, 0.0
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#"):
+                head.append(line[1:].strip())
+                continue
+            m = re.match(r"\s+([\d.]+)%\s+\[(.)\]\s+(\S+)", line)
+            if not m:
+                continue
+            pct, sym = float(m.group(1)), m.group(3)
+            total += pct
+            for name, keys in PROFILE_GROUPS:
+                if any(k in sym for k in keys):
+                    groups[name] = groups.get(name, 0.0) + pct
+                    break
+            else:
+                other += pct
+    poll = groups.get(PROFILE_GROUPS[0][0], 0.0)
+    rows = []
+    for name, _ in PROFILE_GROUPS:
+        v = groups.get(name, 0.0)
+        share = "-" if name == PROFILE_GROUPS[0][0] else "{:.0f}%".format(
+            100 * v / (total - poll) if total > poll else 0)
+        rows.append((name, v, share))
+    rows.append(("other symbols above 0.3%", other, "{:.0f}%".format(
+        100 * other / (total - poll) if total > poll else 0)))
+    return head, rows, total
 
 
 def cmd_report(a):
@@ -460,6 +514,20 @@ def cmd_report(a):
         out.append("")
     for png, title in plots(a.results, ramps, groups):
         out.append("![{}]({}/{})".format(title, rel, png))
+        out.append("")
+    prof = os.path.join(a.results, "profile-cps-server.txt")
+    if os.path.exists(prof):
+        head, rows, total = profile_table(prof)
+        out.append("Where the worker's cycles go: `scripts/bench.sh profile` (perf record of the "
+                   "tcpterm process during a closed-loop run, closer server; {}; full list in "
+                   "`{}/profile-cps-server.txt`). Symbols above 0.3% ({:.0f}% of the samples), "
+                   "grouped; the last column leaves out the poll loop's own overhead:".format(
+                       "; ".join(h for h in head[2:] if h), rel, total))
+        out.append("")
+        out.append("| group | % of the worker's samples | % of the work besides polling |")
+        out.append("|---|---|---|")
+        for name, v, share in rows:
+            out.append("| {} | {:.1f} | {} |".format(name, v, share))
         out.append("")
     # Goals.
     eng = [r for (sy, _), rs in groups.items() if sy == "tcpterm" for r in rs]
