@@ -5,7 +5,6 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 
 namespace tcpterm::engine {
@@ -109,7 +108,9 @@ void ServiceApp::http(tcp::Tcb& c) {
         while (used < n && !answered) {
             const char ch = buf[used++];
             st.crlf = ch == kEnd[st.crlf] ? static_cast<std::uint8_t>(st.crlf + 1) : (ch == '\r' ? 1 : 0);
-            const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            // ASCII case fold without libc's locale-aware tolower (a call per byte: 9% of the
+            // http service's cycles in the CPS benchmark).
+            const char lower = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch | 0x20) : ch;
             st.close_hdr = lower == kClose[st.close_hdr] ? static_cast<std::uint8_t>(st.close_hdr + 1)
                                                           : (lower == kClose[0] ? 1 : 0);
             if (st.close_hdr == sizeof kClose - 1) {
