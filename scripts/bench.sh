@@ -162,8 +162,10 @@ machine_json() {
     local buildtype
     buildtype=$(meson introspect --buildoptions "$BUILD_DIR" 2>/dev/null |
         python3 -c 'import json,sys; o={x["name"]:x["value"] for x in json.load(sys.stdin)}; print(o.get("buildtype","?")+(", -march=native" if o.get("native") else ", -march=corei7 (Debian libdpdk.pc)"))' 2>/dev/null || echo unknown)
-    printf '{"date": "%s", "cpu": "%s", "cpus": %s, "kernel": "%s", "commit": "%s", "dirty": %s, "build": "%s"}' \
-        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$cpu" "$(nproc)" "$(uname -r)" "$commit" "$dirty" "$buildtype"
+    # The load average when the run ended: how busy the shared machine was.
+    printf '{"date": "%s", "cpu": "%s", "cpus": %s, "kernel": "%s", "commit": "%s", "dirty": %s, "build": "%s", "loadavg": "%s"}' \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$cpu" "$(nproc)" "$(uname -r)" "$commit" "$dirty" "$buildtype" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 wait_for_line() { # FILE PATTERN SECONDS PID

@@ -411,7 +411,7 @@ def report_cps(a):
                "Linux {}. Commit {}{}, build {}.".format(
                    rel, m["date"][:10], m["cpu"], m["cpus"], m["kernel"], m["commit"],
                    " (work tree had uncommitted changes)" if m.get("dirty") else "",
-                   m["build"]))
+                   m["build"]) + load_note(runs))
     out.append("")
     out.append("The machine is shared and noisy (other jobs run on the same 2 vCPUs): every "
                "figure is the median of the runs named; ratios are taken within one run (the "
@@ -805,11 +805,22 @@ def load_scale(results, prefix):
     return [load(f) for f in sorted(glob.glob(os.path.join(results, prefix + "*.json")))]
 
 
-def machine_line(m, rel, cmd):
+def load_note(runs):
+    """The 1-minute load averages recorded at the end of the runs, as a sentence."""
+    xs = [float(r["machine"]["loadavg"].split()[0]) for r in runs
+          if r.get("machine", {}).get("loadavg")]
+    if not xs:
+        return ""
+    return (" Load average (1 min) of the machine at the end of these runs, the benchmark's own "
+            "processes included: {:.1f} to {:.1f} on 2 vCPUs.".format(min(xs), max(xs)))
+
+
+def machine_line(m, rel, cmd, runs=()):
     return ("Command: `{}` then `scripts/bench.sh report` (results: `{}/`). Date: {}. CPU: {} "
-            "({} vCPUs), Linux {}. Commit {}{}, build {}.".format(
+            "({} vCPUs), Linux {}. Commit {}{}, build {}.{}".format(
                 cmd, rel, m["date"][:10], m["cpu"], m["cpus"], m["kernel"], m["commit"],
-                " (work tree had uncommitted changes)" if m.get("dirty") else "", m["build"]))
+                " (work tree had uncommitted changes)" if m.get("dirty") else "", m["build"],
+                load_note(runs)))
 
 
 NOISE = ("The machine is shared and noisy: other jobs (compilers, test suites, another "
@@ -825,7 +836,7 @@ def section_proxy(a, rel):
     hap = {r["run"]: r for r in runs if r["system"] == "haproxy"}
     m = runs[0]["machine"]
     out = ["## Proxied CPS: tcpterm as load balancer vs HAProxy, same run (issue #7; issue #5)", ""]
-    out.append(machine_line(m, rel, "scripts/bench.sh proxy") + " " + NOISE)
+    out.append(machine_line(m, rel, "scripts/bench.sh proxy", runs) + " " + NOISE)
     out.append("")
     out.append("Workload: connect, one 64-byte `GET`, a 128-byte body, the server closes "
                "(`Connection: close`), through a full proxy: each client connection gets its own "
@@ -950,7 +961,7 @@ def section_memory(a, rel):
     ok = [r for r in rs if "result" in r]
     m = rs[0]["machine"]
     out = ["## Concurrency and memory: 1M and 10M connections held (issue #5, scenario 2)", ""]
-    out.append(machine_line(m, rel, "scripts/bench.sh memory") + " One run per size: the "
+    out.append(machine_line(m, rel, "scripts/bench.sh memory", rs) + " One run per size: the "
                "figures are sizes and resident memory, which the noise does not change.")
     out.append("")
     out.append("In-process (`tests/bench/scale.cpp`, `tcpterm-bench-scale memory`): one server "
@@ -1025,7 +1036,7 @@ def section_teardown(a, rel):
     m = rs[0]["machine"]
     out = ["## Teardown rate: 1M established connections closed by a prebuilt burst (issue #5, "
            "scenario 3)", ""]
-    out.append(machine_line(m, rel, "scripts/bench.sh teardown") + " " + NOISE)
+    out.append(machine_line(m, rel, "scripts/bench.sh teardown", rs) + " " + NOISE)
     out.append("")
     out.append("In-process (`tcpterm-bench-scale teardown`, on CPU 1): a server TcpStack holds "
                "1M established connections (opened by the raw peer); the segments that close "
@@ -1092,7 +1103,7 @@ def section_timers(a, rel):
     m = rs[0]["machine"]
     out = ["## Timer load: 10M TIME_WAIT records expiring while traffic runs (issue #5, "
            "scenario 4)", ""]
-    out.append(machine_line(m, rel, "scripts/bench.sh timers") + " " + NOISE)
+    out.append(machine_line(m, rel, "scripts/bench.sh timers", rs) + " " + NOISE)
     out.append("")
     if ok:
         x0 = ok[0]
@@ -1174,7 +1185,7 @@ def section_synflood(a, rel):
             by.setdefault(r["result"]["syncookies"], []).append(r["result"])
     out = ["## SYN flood: SYN cookies under a flood, legitimate lifecycles alongside (issue #5, "
            "scenario 5)", ""]
-    out.append(machine_line(m, rel, "scripts/bench.sh synflood") + " " + NOISE)
+    out.append(machine_line(m, rel, "scripts/bench.sh synflood", rs) + " " + NOISE)
     out.append("")
     any_x = next(iter(by.values()))[0] if by else None
     if any_x:
