@@ -36,6 +36,7 @@ private:
     tcp::TcpStack& stack_;
     std::string response_;
     std::uint64_t requests_ = 0;
+    std::uint64_t mbuf_retries_ = 0; // echo could not split an mbuf (pool empty): retried later
 };
 
 } // namespace tcpterm::engine
