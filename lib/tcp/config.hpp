@@ -9,6 +9,17 @@
 
 namespace tcpterm::tcp {
 
+/// When a data segment carries PSH.
+enum class PushPolicy : std::uint8_t {
+    /// tcpterm's own: on the segment that empties the send queue.
+    queue_empty,
+    /// Linux's: on the last segment of each send() or send_mbuf() call (tcp_push), on the full
+    /// skb that takes the data past pushed_seq + max_window / 2 (forced_push), and on the last
+    /// segment of each TSO packet of two or more segments (__tcp_transmit_skb); details in
+    /// output.cpp. (Not named `linux`: GCC predefines that macro in its GNU modes.)
+    linux_like,
+};
+
 struct TcpConfig {
     // Close and teardown (shared/TEARDOWN.md).
     Nanos fin_timeout = sec(60); // FIN_WAIT2 of an orphan (tcp_fin_timeout)
@@ -56,6 +67,20 @@ struct TcpConfig {
     std::uint32_t challenge_ack_limit = 1000; // per second per core (RFC 5961 10)
     Nanos invalid_ratelimit = ms(500); // one ACK per connection per this for unacceptable segments
     std::uint8_t ttl = 64;
+
+    // Linux compatibility, for tests that compare segments with Linux's byte for byte (the
+    // packetdrill adapter's profile turns all three on). The defaults keep tcpterm's behaviour.
+    /// Offer SACK-permitted (RFC 2018) in our SYN, and in a SYN-ACK when the peer's SYN offered
+    /// it (Linux's tcp_sack). No SACK blocks are sent and those received are ignored (SACK is
+    /// advisory: everything stays queued until cumulatively acked). A SYN-cookie SYN-ACK does
+    /// not offer it: Linux keeps that bit in the cookie's TSval, syncookie.cpp only the window
+    /// scale, so a cookie connection has no SACK.
+    bool sack_permitted = false;
+    PushPolicy push_policy = PushPolicy::queue_empty;
+    /// Linux's quick-ACK mode at the start of a connection (icsk_ack.quick): from the first data
+    /// segment, the next min(window / (2 * segment size), 16) ACKs owed go out at once instead
+    /// of after delayed_ack.
+    bool quickack_start = false;
 };
 
 } // namespace tcpterm::tcp

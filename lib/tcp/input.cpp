@@ -108,6 +108,7 @@ void TcpStack::syn_sent_input(Tcb& c, rte_mbuf* /*m*/, const net::TcpSegment& se
         c.ts_recent = seg.opts.ts_val;
         c.ts_recent_stamp = now_;
     }
+    c.sack_ok = seg.opts.sack_permitted && cfg_.tcp.sack_permitted; // for a simultaneous open
     set_send_mss(c, seg.opts, cfg_.tcp);
     c.last_rx = now_;
     c.snd.wnd = seg.window; // not scaled in a SYN
@@ -141,6 +142,26 @@ void TcpStack::syn_sent_input(Tcb& c, rte_mbuf* /*m*/, const net::TcpSegment& se
 }
 
 namespace {
+
+// Linux's initial quick-ACK count (tcp_event_data_recv -> tcp_incr_quickack, TCP_MAX_QUICKACKS),
+// taken at the first data segment: `wnd` is the receive window it arrived in, `len` its payload.
+// The receiver's MSS estimate starts at min(our MSS, the send MSS, wnd / 2, 536) and becomes
+// the segment's size when that is larger (tcp_initialize_rcv_mss, tcp_measure_rcv_mss).
+std::uint8_t initial_quickacks(const Tcb& c, const TcpConfig& k, std::uint32_t wnd,
+                               std::uint32_t len) {
+    constexpr std::uint32_t kMaxQuickAcks = 16;
+    constexpr std::uint32_t kMinRcvMss = 88; // TCP_MIN_MSS
+    std::uint32_t rcv_mss = std::min<std::uint32_t>({k.mss, c.mss, wnd / 2, 536});
+    rcv_mss = std::max(rcv_mss, kMinRcvMss);
+    if (len >= rcv_mss) {
+        rcv_mss = std::min<std::uint32_t>(len, k.mss);
+    }
+    std::uint32_t quick = wnd / (2 * rcv_mss);
+    if (quick == 0) {
+        quick = 2;
+    }
+    return static_cast<std::uint8_t>(std::min(quick, kMaxQuickAcks));
+}
 
 // RFC 9293 3.10.7.4 "first, check sequence number": the four acceptability cases, with the
 // allowance for a zero window that ACK, URG and RST must still be processed (the caller drops
@@ -311,6 +332,10 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         }
     }
 
+    // SACK blocks (seg.opts.sack, when sack_permitted was negotiated) are not used: SACK
+    // information is advisory (RFC 2018 section 8), so a sender that ignores it and keeps every
+    // byte until it is cumulatively acknowledged, as this one does, stays correct; recovery is
+    // NewReno's.
     const std::uint32_t prev_wnd = c.snd.wnd;
     if (seq_gt(seg.ack, c.snd.max)) {
         // ACK for something not yet sent: ACK and drop (RFC 9293; RFC 5961 5.2).
@@ -493,6 +518,10 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
                     m = nullptr;
                     readable = true;
                 }
+                if (cfg_.tcp.quickack_start && !c.quick_init) {
+                    c.quick_init = true; // the first data: quick-ACK mode (Linux)
+                    c.quick_acks = initial_quickacks(c, cfg_.tcp, wnd, len);
+                }
                 ++c.unacked_segs;
                 c.ack_pending = true;
             } else if (seg.payload_len > 0 && wnd == 0) {
@@ -532,7 +561,7 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         }
         send_ack(c);
     } else if (c.ack_pending) {
-        if (cfg_.tcp.quickack || c.unacked_segs >= 2) {
+        if (cfg_.tcp.quickack || c.unacked_segs >= 2 || c.quick_acks > 0) {
             send_ack(c);
         } else if (!c.delack_timer.armed()) {
             wheel_.start(c.delack_timer, now_ + cfg_.tcp.delayed_ack);

@@ -189,6 +189,7 @@ void TcpStack::listen_input(Listener& l, rte_mbuf*& m, net::TcpSegment& seg) noe
         c->ts_recent = o.ts_val;
         c->ts_recent_stamp = now_;
     }
+    c->sack_ok = o.sack_permitted && cfg_.tcp.sack_permitted; // the SYN-ACK offers it back
     set_send_mss(*c, o, cfg_.tcp);
     c->snd.wnd = seg.window; // not scaled in a SYN
     c->snd.max_wnd = c->snd.wnd;

@@ -86,6 +86,10 @@ void TcpStack::emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t l
             f.opts.ts_val = ts_now(c);
             f.opts.ts_ecr = active ? 0 : c.ts_recent;
         }
+        // SACK-permitted only with the sack_permitted knob: in our SYN, and in a SYN-ACK when
+        // the peer's SYN had it (sack_ok). The writer puts it where Linux does: in the padding
+        // before TS, or <nop,nop,sackOK> without TS.
+        f.opts.sack_permitted = active ? cfg_.tcp.sack_permitted : c.sack_ok;
     } else if (c.ts_ok) {
         f.opts.has_ts = true;
         f.opts.ts_val = ts_now(c);
@@ -98,6 +102,9 @@ void TcpStack::emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t l
     }
     ++stats_[Counter::segs_out];
     if (flags & net::kAck) {
+        if (c.ack_pending && c.quick_acks > 0) {
+            --c.quick_acks; // one quick ACK used (Linux tcp_dec_quickack_mode)
+        }
         c.ack_pending = false;
         c.unacked_segs = 0;
         wheel_.cancel(c.delack_timer);
@@ -249,13 +256,88 @@ void TcpStack::maybe_window_update(Tcb& c) noexcept {
     const std::uint32_t old_edge = c.rcv.adv_edge;
     const std::uint32_t used = c.rcv_q.bytes();
     const std::uint32_t space = used >= c.rcv_buf ? 0 : c.rcv_buf - used;
-    const std::uint32_t new_edge = c.rcv.nxt + space;
+    // Only what the window field can carry counts (at most 65535 << Rcv.Wind.Shift, in whole
+    // units of the scale, as window_to_advertise sends it): a buffer larger than that must not
+    // make every read send an ACK whose window did not change.
+    const std::uint64_t field_max = std::uint64_t{0xFFFF} << c.rcv.wscale;
+    const auto wnd = static_cast<std::uint32_t>(std::min<std::uint64_t>(space, field_max));
+    const std::uint32_t new_edge = c.rcv.nxt + ((wnd >> c.rcv.wscale) << c.rcv.wscale);
     if (seq_gt(new_edge, old_edge) &&
         new_edge - old_edge >= std::min<std::uint32_t>(c.rcv_buf / 2, 2u * c.mss)) {
         ++stats_[Counter::window_updates];
         send_ack(c);
     }
 }
+
+namespace {
+
+// PushPolicy::linux_like: where Linux puts PSH, for segments that compare with Linux's.
+//
+// Linux queues data in skbs of up to size_goal bytes (half the peer's largest window, at most
+// 64 KB, in whole segments: tcp_xmit_size_goal), and PSH comes from two places:
+// 1. Marks (tcp_sendmsg): on the last skb of each send call (tcp_push -> tcp_mark_push, which
+//    also sets pushed_seq = write_seq) and, within a long call, on each full skb that takes
+//    write_seq past pushed_seq + max_window / 2 (forced_push). A later call that appends to the
+//    unsent tail skb clears that skb's mark.
+// 2. TSO/GSO packets (__tcp_transmit_skb): PSH on every packet of more than one segment, which
+//    after segmentation is on its last MSS segment. A packet is one skb, or the part of it that
+//    the windows let out.
+// tcpterm cuts segments only when it sends, so it applies both there:
+//  - every send()/send_mbuf() ends in output(), so a call shows as queue growth since the
+//    previous output() (note_send_calls), and Linux's skbs are taken to start where the latest
+//    call's data starts and to be size_goal long (skb_end);
+//  - PSH on the segment that ends at the end of the queue (the latest call's last byte), or
+//    exactly at the end of the call before it (Linux keeps that mark when its skb was full, and
+//    only then does a segment end there);
+//  - forced push on a full segment that ends an skb past pushed_seq + max_window / 2, where
+//    pushed_seq follows each mark sent and never lags behind the end of the previous call;
+//  - PSH on the last segment of each piece of two or more segments of a burst, a piece ending
+//    where an skb ends or where the burst stops.
+// Not modelled: marks of older calls still unsent, PSH on retransmissions other than at the end
+// of the queue, and Linux's TSO autosizing (tcp_tso_autosize), which at low rates cuts pieces
+// smaller than an skb.
+void note_send_calls(Tcb& c) noexcept {
+    if (!c.push_init) {
+        // Nothing was sent before the first output() of a synchronized connection.
+        c.push_init = true;
+        c.queued_end = c.snd.una;
+        c.prev_call_end = c.snd.una;
+        c.pushed_seq = c.snd.una;
+    }
+    const Seq queue_end = c.snd.una + c.snd_q.bytes();
+    if (!c.wr_shutdown && seq_gt(queue_end, c.queued_end)) { // (after the FIN, SND.UNA counts it)
+        c.prev_call_end = c.queued_end;
+        c.queued_end = queue_end;
+    }
+}
+
+// Linux's size_goal, in bytes (whole segments, at least one).
+std::uint32_t skb_size_goal(const Tcb& c) noexcept {
+    const std::uint32_t mss = std::max<std::uint32_t>(c.mss, 1);
+    const std::uint32_t goal = std::min<std::uint32_t>(c.snd.max_wnd / 2, 65535);
+    return std::max<std::uint32_t>(1, goal / mss) * mss;
+}
+
+// Whether a segment ending at `end` ends one of Linux's skbs (see above).
+bool skb_end(const Tcb& c, Seq end, std::uint32_t goal) noexcept {
+    return seq_gt(end, c.prev_call_end) && (end - c.prev_call_end) % goal == 0;
+}
+
+// Rule 1 for the segment [seq, seq + len); `last`: it ends at the end of the queue.
+bool linux_push_mark(Tcb& c, Seq seq, std::uint32_t len, bool last, bool at_skb_end) noexcept {
+    const Seq end = seq + len;
+    if (seq_gt(end, c.prev_call_end) && seq_lt(c.pushed_seq, c.prev_call_end)) {
+        c.pushed_seq = c.prev_call_end; // where tcp_push left it at the end of that call
+    }
+    const bool forced = len == c.mss && at_skb_end && seq_gt(end, c.pushed_seq + c.snd.max_wnd / 2);
+    const bool push = last || end == c.prev_call_end || forced;
+    if (push && seq_gt(end, c.pushed_seq)) {
+        c.pushed_seq = end;
+    }
+    return push;
+}
+
+} // namespace
 
 // Sends what the windows allow: data (Nagle unless nodelay), then the FIN once the queue is
 // drained and the application shut the write side. Arms the retransmission or persist timer.
@@ -271,29 +353,50 @@ void TcpStack::output(Tcb& c) noexcept {
         const bool closing_state =
             s == State::fin_wait1 || s == State::last_ack || s == State::closing;
         const bool fin_due = closing_state && c.wr_shutdown;
+        const bool linux_psh = cfg_.tcp.push_policy == PushPolicy::linux_like;
+        if (linux_psh) {
+            note_send_calls(c);
+        }
+        // The bytes that may go out at `nxt` now (0: none), given what is queued beyond it.
+        const auto sendable = [&c](Seq nxt, std::uint32_t unsent) -> std::uint32_t {
+            const std::uint32_t wnd = std::min(c.snd.wnd, c.cwnd);
+            const std::uint32_t flight = nxt - c.snd.una;
+            const std::uint32_t usable = wnd > flight ? wnd - flight : 0;
+            const std::uint32_t len = std::min<std::uint32_t>({unsent, c.mss, usable});
+            if (len < c.mss && len < unsent && len < c.snd.max_wnd / 2 && !c.sws_override) {
+                return 0; // sender-side silly window avoidance (RFC 9293 3.8.6.2.1)
+            }
+            if (len < c.mss && flight > 0 && !c.nodelay && !c.wr_shutdown) {
+                return 0; // Nagle (RFC 896): one small segment in flight at a time
+            }
+            return len;
+        };
+        const std::uint32_t goal = linux_psh ? skb_size_goal(c) : 0;
+        std::uint32_t in_packet = 0; // segments of the current TSO packet sent (rule 2)
         for (;;) {
             const std::uint32_t unsent = c.unsent();
             if (unsent == 0) {
                 break;
             }
-            const std::uint32_t wnd = std::min(c.snd.wnd, c.cwnd);
-            const std::uint32_t flight = c.snd.nxt - c.snd.una;
-            const std::uint32_t usable = wnd > flight ? wnd - flight : 0;
-            std::uint32_t len = std::min<std::uint32_t>({unsent, c.mss, usable});
+            const std::uint32_t len = sendable(c.snd.nxt, unsent);
             if (len == 0) {
                 break;
-            }
-            if (len < c.mss && len < unsent && len < c.snd.max_wnd / 2 && !c.sws_override) {
-                break; // sender-side silly window avoidance (RFC 9293 3.8.6.2.1)
-            }
-            if (len < c.mss && flight > 0 && !c.nodelay && !c.wr_shutdown) {
-                break; // Nagle (RFC 896): one small segment in flight at a time
             }
             const Seq seq = c.snd.nxt;
             const bool last = len == unsent;
             const bool with_fin = last && fin_due; // FIN on the last byte, as Linux does
+            bool push = last;
+            if (linux_psh) {
+                const bool at_skb_end = skb_end(c, seq + len, goal);
+                push = linux_push_mark(c, seq, len, last, at_skb_end);
+                ++in_packet;
+                if (last || at_skb_end || sendable(seq + len, unsent - len) == 0) {
+                    push = push || in_packet > 1; // the end of a TSO packet
+                    in_packet = 0;
+                }
+            }
             const std::uint8_t flags =
-                net::kAck | (last ? net::kPsh : 0) | (with_fin ? net::kFin : 0);
+                net::kAck | (push ? net::kPsh : 0) | (with_fin ? net::kFin : 0);
             if (c.rtt_start == 0 && !seq_lt(seq, c.snd.max)) {
                 c.rtt_start = now_; // Karn: time only first transmissions
                 c.rtt_seq = seq + len;
@@ -342,7 +445,7 @@ void TcpStack::output(Tcb& c) noexcept {
             wheel_.start(c.rtx_timer, now_ + c.rto);
         }
     }
-    if (!sent && c.ack_pending && (cfg_.tcp.quickack || c.unacked_segs >= 2)) {
+    if (!sent && c.ack_pending && (cfg_.tcp.quickack || c.unacked_segs >= 2 || c.quick_acks > 0)) {
         send_ack(c);
     }
 }

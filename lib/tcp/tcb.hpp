@@ -80,6 +80,10 @@ struct Tcb : ConnEntry {
     bool dead = false;          // released; freed when the stack's entry point returns
     bool sws_override =
         false; // persist expired: send into a small window once (RFC 9293 3.8.6.2.1)
+    // Linux compatibility (TcpConfig::push_policy and quickack_start).
+    bool push_init = false;      // queued_end, prev_call_end and pushed_seq are set
+    bool quick_init = false;     // quick_acks was computed (at the first data segment)
+    std::uint8_t quick_acks = 0; // ACKs still to send at once (Linux icsk_ack.quick)
 
     std::uint16_t mss = 536; // effective send MSS
     std::uint16_t peer_mss = 536;
@@ -91,6 +95,11 @@ struct Tcb : ConnEntry {
     Seq rtt_seq = 0;     // timed segment (Karn: only never-retransmitted data)
     Nanos rtt_start = 0; // 0 = nothing timed
     Nanos rtx_first = 0; // when the current retransmission episode began (user timeout)
+
+    // PushPolicy::linux_like (output.cpp): where send calls ended and Linux's pushed_seq.
+    Seq queued_end = 0;    // end of the queued data when output() last looked
+    Seq prev_call_end = 0; // end of the data of the send call before the latest one
+    Seq pushed_seq = 0;    // the last PSH (Linux tcp_mark_push)
 
     // Congestion control (RFC 5681 / 6582 NewReno).
     std::uint32_t cwnd = 0;

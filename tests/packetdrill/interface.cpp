@@ -14,6 +14,10 @@
 //   fin_timeout=S time_wait=S   FIN_WAIT2 orphan timeout and 2MSL, in seconds
 //   rto_min=MS rto_initial=MS delack=MS quickack=0|1 syn_retries=N synack_retries=N
 //   retries2=N orphan_retries=N tw_reuse=0|1 verbose=0|1
+//   Linux profile, on by default (TcpConfig's Linux-compatibility knobs):
+//   sack=0|1          offer SACK-permitted in the handshake when the peer does (blocks ignored)
+//   push=linux|queue  PSH per write and every half window (Linux), or when the queue empties
+//   quickack_start=0|1  quick-ACK mode for the first segments (Linux icsk_ack.quick)
 #include "adapter.hpp"
 #include "packetdrill_interface.h"
 
@@ -48,6 +52,10 @@ Options parse_flags(const char* flags, std::string& err) {
     c.tcp.timestamps = true;
     c.tcp.window_scaling = true;
     c.tcp.rcv_buf = 65535u << 8; // window scale 8, as Linux with the corpus's tcp_rmem
+    // Linux profile: SACK-permitted in the handshake, Linux's PSH marks, quick-ACK at the start.
+    c.tcp.sack_permitted = true;
+    c.tcp.push_policy = tcp::PushPolicy::linux_like;
+    c.tcp.quickack_start = true;
     std::string s = flags != nullptr ? flags : "";
     std::size_t pos = 0;
     while (pos <= s.size()) {
@@ -83,6 +91,14 @@ Options parse_flags(const char* flags, std::string& err) {
             o.states = v;
         } else if (k == "verbose") {
             o.verbose = v != "0";
+        } else if (k == "push") {
+            if (v == "linux") {
+                c.tcp.push_policy = tcp::PushPolicy::linux_like;
+            } else if (v == "queue") {
+                c.tcp.push_policy = tcp::PushPolicy::queue_empty;
+            } else {
+                err += "bad value for push (linux or queue): " + v + "\n";
+            }
         } else if (!need_num()) {
             continue;
         } else if (k == "mss") {
@@ -119,6 +135,10 @@ Options parse_flags(const char* flags, std::string& err) {
             c.tcp.orphan_retries = static_cast<std::uint32_t>(n);
         } else if (k == "tw_reuse") {
             c.tcp.tw_reuse = n != 0;
+        } else if (k == "sack") {
+            c.tcp.sack_permitted = n != 0;
+        } else if (k == "quickack_start") {
+            c.tcp.quickack_start = n != 0;
         } else {
             err += "unknown so_flags key: " + k + "\n";
         }

@@ -86,7 +86,8 @@ std::uint32_t get32(const std::uint8_t* p) {
 /// A packet from the peer (192.0.2.1:sport) to the stack (192.168.0.2:8080).
 std::vector<std::uint8_t> seg(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
                               const std::string& data = "", std::vector<std::uint8_t> opts = {},
-                              std::uint16_t sport = kPeerPort, std::uint16_t dport = kPort) {
+                              std::uint16_t sport = kPeerPort, std::uint16_t dport = kPort,
+                              std::uint16_t win = 65535) {
     while (opts.size() % 4) {
         opts.push_back(1);
     }
@@ -108,7 +109,7 @@ std::vector<std::uint8_t> seg(std::uint8_t flags, std::uint32_t seq, std::uint32
     put32(t + 8, ack);
     t[12] = static_cast<std::uint8_t>((20 + opts.size()) / 4 << 4);
     t[13] = flags;
-    put16(t + 14, 65535);
+    put16(t + 14, win);
     std::copy(opts.begin(), opts.end(), t + 20);
     std::copy(data.begin(), data.end(), t + 20 + opts.size());
     std::vector<std::uint8_t> ph(12 + tcp_len);
@@ -254,6 +255,9 @@ TEST_CASE("adapter: listen, accept, data both ways, passive close") {
     REQUIRE(fd >= 0);
 
     pd.send(seg(A | P, 1001, sa.seq + 1, "hello"));
+    Out quick = pd.recv(); // the Linux profile starts in quick-ACK mode: no 40 ms delay
+    CHECK(quick.flags == A);
+    CHECK(quick.ack == 1006);
     char buf[64] = {};
     CHECK(f.read(u, fd, buf, sizeof buf) == 5);
     CHECK(std::string(buf, 5) == "hello");
@@ -390,6 +394,70 @@ TEST_CASE("adapter: the Linux SYN-ACK layout with window scale 8 by default") {
     CHECK((rst.flags & R) != 0);
 }
 
+TEST_CASE("adapter: the Linux profile by default, and the so_flags that turn it off") {
+    // sack: a SYN offering sackOK gets it back, folded into TS's padding as Linux does.
+    const std::vector<std::uint8_t> sack_ts_syn = {2, 4, 0x05, 0xB4, 4, 2, 8, 10, 0, 0,
+                                                   0, 1, 0,    0,    0, 0, 1, 3,  3, 7};
+    for (const bool on : {true, false}) {
+        Pd pd(on ? "" : ";sack=0");
+        const int lfd = pd.listener();
+        pd.send(seg(S, 1000, 0, "", sack_ts_syn));
+        Out sa = pd.recv();
+        CHECK(sa.flags == (S | A));
+        REQUIRE(sa.opts.size() == 20);
+        CHECK(sa.opts[4] == (on ? 4 : 1)); // sackOK or nop
+        CHECK(sa.opts[5] == (on ? 2 : 1));
+        CHECK(pd.ifc.close(pd.ifc.userdata, lfd) == 0);
+        (void)pd.recv(); // the half-open connection's RST
+    }
+
+    // push: the peer's window (32 << 7 = 4096 bytes) lets two full segments of a 6000-byte
+    // write out; the second ends past half the window, Linux's forced push.
+    for (const bool on : {true, false}) {
+        Pd pd(on ? "" : ";push=queue");
+        auto& f = pd.ifc;
+        const int lfd = pd.listener();
+        pd.send(seg(S, 1000, 0, "", syn_opts()));
+        Out sa = pd.recv();
+        pd.send(seg(A, 1001, sa.seq + 1, "", {}, kPeerPort, kPort, 32));
+        const int fd = f.accept(f.userdata, lfd, nullptr, nullptr);
+        REQUIRE(fd >= 0);
+        const std::string data(6000, 'x');
+        CHECK(f.write(f.userdata, fd, data.data(), data.size()) == 6000);
+        Out d1 = pd.recv();
+        Out d2 = pd.recv();
+        CHECK(d1.flags == A);
+        CHECK(d1.data.size() == 1460);
+        CHECK(d2.flags == (on ? (P | A) : A));
+        CHECK(d2.seq == sa.seq + 1461);
+        CHECK(d2.data.size() == 1460);
+        CHECK(f.close(f.userdata, lfd) == 0);
+    }
+
+    // quickack_start: a lone first segment is acked at once (Linux), or after the delayed-ACK
+    // timeout (tcpterm's default). A 64 KB buffer: reading 5 bytes sends no window update.
+    for (const bool on : {true, false}) {
+        Pd pd(on ? ";rcvbuf=65535" : ";rcvbuf=65535;quickack_start=0");
+        auto& f = pd.ifc;
+        const int lfd = pd.listener();
+        std::uint32_t iss = 0;
+        const int fd = pd.handshake(lfd, iss);
+        const long long t0 = pd.now();
+        pd.send(seg(A | P, 1001, iss + 1, "hello"));
+        Out ack = pd.recv();
+        CHECK(ack.flags == A);
+        CHECK(ack.ack == 1006);
+        if (on) {
+            CHECK(ack.usecs - t0 < 40'000);
+        } else {
+            CHECK(ack.usecs - t0 >= 40'000);
+        }
+        char buf[8];
+        CHECK(f.read(f.userdata, fd, buf, sizeof buf) == 5);
+        CHECK(f.close(f.userdata, lfd) == 0);
+    }
+}
+
 TEST_CASE("adapter: a blocking connect woken by RST fails with ECONNREFUSED") {
     Pd pd;
     auto& f = pd.ifc;
@@ -409,10 +477,11 @@ TEST_CASE("adapter: a blocking connect woken by RST fails with ECONNREFUSED") {
     CHECK(syn.flags == S);
     CHECK(syn.src == kLocal);
     CHECK(syn.dport == kPeerPort);
-    // <mss 1460,nop,nop,TS val X ecr 0,nop,wscale 8>: Linux's layout without sackOK.
+    // <mss 1460,sackOK,TS val X ecr 0,nop,wscale 8>: Linux's layout, sackOK in TS's padding.
     REQUIRE(syn.opts.size() == 20);
     CHECK(syn.opts[0] == 2);
-    CHECK(syn.opts[4] == 1);
+    CHECK(syn.opts[4] == 4);
+    CHECK(syn.opts[5] == 2);
     CHECK(syn.opts[6] == 8);
     CHECK(syn.opts[17] == 3);
     CHECK(syn.opts[19] == 8);
