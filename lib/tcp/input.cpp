@@ -211,8 +211,16 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
     const bool rst = seg.flags & net::kRst;
     std::uint32_t seg_len = seg.payload_len + (syn ? 1 : 0) + (fin ? 1 : 0);
 
-    // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again (as Linux does).
+    // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again (as Linux does),
+    // at most once per invalid_ratelimit (Linux's tcp_oow_rate_limited in tcp_check_req), so a
+    // flood of copies of one SYN is not reflected one for one.
     if (c.state == State::syn_recv && syn && !(seg.flags & net::kAck) && seg.seq == c.rcv.irs) {
+        const Nanos limit = cfg_.tcp.invalid_ratelimit;
+        if (limit > 0 && c.last_oow_ack != 0 && now_ - c.last_oow_ack < limit) {
+            ++stats_[Counter::synack_rtx_limited];
+            return;
+        }
+        c.last_oow_ack = now_;
         ++stats_[Counter::rtx_synack];
         send_syn(c);
         return;
@@ -383,8 +391,12 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         if (seq_lt(c.snd.nxt, c.snd.una)) {
             c.snd.nxt = c.snd.una;
         }
-        // RTT sample (RFC 6298 with Karn's rule, or RFC 7323 timestamps).
-        if (c.ts_ok && seg.opts.has_ts && seg.opts.ts_ecr != 0 && c.retries == 0) {
+        // RTT sample (RFC 6298 with Karn's rule, or RFC 7323 timestamps). The echoed timestamp
+        // dates the transmission that was acknowledged, retransmission or not, so it is taken
+        // after retransmissions too and ends the RTO back-off (Linux tcp_ack_update_rtt); without
+        // it a backed-off RTO (up to rto_max) outlived the loss and delayed the FIN past the
+        // peer's TIME_WAIT.
+        if (c.ts_ok && seg.opts.has_ts && seg.opts.ts_ecr != 0) {
             const std::uint32_t now_ts = ts_now(c);
             update_rtt(c, static_cast<Nanos>(now_ts - seg.opts.ts_ecr) * kNsPerMs);
             c.rtt_start = 0;

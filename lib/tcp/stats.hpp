@@ -35,6 +35,7 @@ namespace tcpterm::tcp {
     X(challenge_acks, "challenge ACKs sent (RFC 5961)")                                            \
     X(challenge_acks_limited, "challenge ACKs suppressed by challenge_ack_limit")                  \
     X(oow_acks_limited, "ACKs for unacceptable segments suppressed by invalid_ratelimit")          \
+    X(synack_rtx_limited, "repeated SYNs in SYN_RECV not answered: invalid_ratelimit")             \
     X(tw_created, "connections that entered TIME_WAIT (compact record)")                           \
     X(tw_reused, "SYNs that opened a new connection on a TIME_WAIT four-tuple")                    \
     X(tw_overflow, "connections closed without TIME_WAIT because max_tw_buckets was reached")      \

@@ -78,6 +78,34 @@ TEST_CASE("3WHS with lost SYN-ACK: retransmitted after the RTO, then completes",
     CHECK(sc.app.conns.size() == 1);
 }
 
+TEST_CASE("SYN_RECV: copies of the SYN get one SYN-ACK per invalid_ratelimit, not one each",
+          "[open]") {
+    Scenario sc;
+    sc.peer(kSyn, 1000, 0, {.mss = 1460});
+    sc.expect(kSyn | kAck, sc.e(0), 1001);
+    // A flood of the same SYN (a replay, or a peer's SYN retransmissions): the first copy is
+    // answered, the rest within 500 ms are not.
+    sc.peer(kSyn, 1000, 0, {.mss = 1460});
+    sc.expect(kSyn | kAck, sc.e(0), 1001);
+    for (int i = 0; i < 50; ++i) {
+        sc.peer(kSyn, 1000, 0, {.mss = 1460});
+    }
+    sc.expect_none();
+    CHECK(sc.stats()[Counter::synack_rtx_limited] == 50);
+    sc.advance(ms(499));
+    sc.expect_none();
+    sc.peer(kSyn, 1000, 0, {.mss = 1460});
+    sc.expect_none();
+    sc.advance(ms(1));
+    sc.peer(kSyn, 1000, 0, {.mss = 1460}); // 500 ms after the last answered copy
+    sc.expect(kSyn | kAck, sc.e(0), 1001);
+    sc.advance(ms(500)); // the SYN-ACK retransmission timer (1 s) is not rate-limited
+    sc.expect(kSyn | kAck, sc.e(0), 1001);
+    CHECK(sc.stats()[Counter::synack_rtx_limited] == 51);
+    sc.peer(kAck, 1001, sc.e(1));
+    CHECK(sc.state() == State::established);
+}
+
 TEST_CASE("SYN_RECV: SYN-ACK retried synack_retries times with back-off, then dropped", "[open]") {
     Scenario sc;
     sc.peer(kSyn, 1000, 0, {.mss = 1460});
