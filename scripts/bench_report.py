@@ -1152,19 +1152,23 @@ def section_timers(a, rel):
         core_b = med([x["expiring"]["mpps_core"] for x in ok])
         in_a = med([x["baseline"]["mpps_input_only"] for x in ok])
         in_b = med([x["expiring"]["mpps_input_only"] for x in ok])
-        out.append("Reading: while {:,.0f} records expired per tick, `advance()` took {:.0f}% of "
-                   "the core, and the traffic's rate on that core went from {:.2f} to {:.2f} "
-                   "Mpps ({:+.0f}%); the packet work alone (input only) went from {:.2f} to "
-                   "{:.2f} Mpps ({:+.0f}%: what the expiries' cache misses cost the packets, "
-                   "within this machine's noise). All the wheel's work for a record, cascading "
-                   "it down the levels included, is {:.0f} cycles. At {:,.0f} expiries per "
-                   "on-CPU second, a core whose connections close first at R per second spends "
-                   "R / {:,.0f} of its time expiring their TIME_WAIT records 60 s later ({:.1f}% "
-                   "at 100k closes/s). Issue #5 sets no number for this scenario.".format(
+        d_in = 100 * (in_b / in_a - 1) if in_a else 0
+        out.append("Reading: while {:,.0f} records expired per tick (against {} data segments "
+                   "per tick), `advance()` took {:.0f}% of the core, and the traffic's rate on "
+                   "that core went from {:.2f} to {:.2f} Mpps ({:+.0f}%); the packet work alone "
+                   "(input only) went from {:.2f} to {:.2f} Mpps ({:+.0f}%: {}). All the wheel's "
+                   "work for a record, cascading it down the levels included, is {:.0f} cycles. "
+                   "At {:,.0f} expiries per on-CPU second, a core whose connections close first "
+                   "at R per second spends R / {:,.0f} of its time expiring their TIME_WAIT "
+                   "records 60 s later ({:.1f}% at 100k closes/s), a cost spread evenly over "
+                   "ticks rather than in bursts. Issue #5 sets no number for this "
+                   "scenario.".format(
                        x0["time_wait_records"] / (x0["spread_s"] * 1000),
+                       x0["packets_per_tick"],
                        100 * med([x["expiring"]["advance_share"] for x in ok]), core_a, core_b,
-                       100 * (core_b / core_a - 1) if core_a else 0, in_a, in_b,
-                       100 * (in_b / in_a - 1) if in_a else 0,
+                       100 * (core_b / core_a - 1) if core_a else 0, in_a, in_b, d_in,
+                       "no slowdown of the packet path itself beyond this machine's noise"
+                       if d_in > -5 else "what the expiries' cache misses cost the packets",
                        med([x["wheel_cycles_per_record_all"] for x in ok]), e, e,
                        100 * 100_000 / e if e else 0))
         out.append("")
@@ -1189,9 +1193,9 @@ def section_synflood(a, rel):
     out.append("")
     any_x = next(iter(by.values()))[0] if by else None
     if any_x:
-        out.append("In-process (`tcpterm-bench-scale synflood`, on CPU 1): the memif path cannot "
-                   "drive a flood here (tcpterm-gen opens real connections; pktgen is not "
-                   "available on this machine), so the flood's spoofed SYNs (random sources in "
+        out.append("In-process (`tcpterm-bench-scale synflood`, on CPU 1): the memif path has "
+                   "no flood source here (tcpterm-gen opens real connections; the pktgen-dpdk "
+                   "scripts are tracked separately), so the flood's spoofed SYNs (random sources in "
                    "10.0.0.0/8, random ports and sequence numbers, MSS, window scale and "
                    "timestamp options like Linux's) go straight into the server's "
                    "`TcpStack::input`, in bursts of 32, {} per legitimate connection; the "
@@ -1199,8 +1203,10 @@ def section_synflood(a, rel):
                    "legitimate client is a second TcpStack on the in-memory link doing {:,} full "
                    "lifecycles (handshake, 64-byte request, 128-byte response, client closes), "
                    "64 at a time, its segments delivered between flood bursts as in an RX ring. "
-                   "Software checksums (as memif). Each setting runs once without the flood "
-                   "(baseline) and once with it.".format(
+                   "Software checksums (as memif). Each run measures the same lifecycles once "
+                   "without the flood (baseline) and once with it; cycles are from the thread's "
+                   "CPU time around the server's entry points, the cost of timing them (two "
+                   "clock_gettime calls, calibrated at start) taken off.".format(
                        any_x["ratio"], any_x["flood"]["legit"]))
         out.append("")
         out.append("| syncookies | runs | spoofed SYNs per run | SYN-ACKs (cookies) per second "
