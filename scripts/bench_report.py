@@ -792,6 +792,45 @@ TEARDOWN_GROUPS = [
 ]
 
 
+def bar_plot(results, name, title, ylabel, labels, series, goal=None, logy=False):
+    """A clustered bar chart (gnuplot) of series [(title, [value per label])] as NAME.png in
+    the results; returns the file name, or None without gnuplot."""
+    import shutil
+    if not shutil.which("gnuplot") or not labels:
+        return None
+    dat = os.path.join(results, name + ".dat")
+    with open(dat, "w") as f:
+        f.write("# label " + " ".join('"{}"'.format(t) for t, _ in series) + "\n")
+        for i, label in enumerate(labels):
+            f.write('"{}" {}\n'.format(label, " ".join(str(v[i]) for _, v in series)))
+    png = name + ".png"
+    cols = ", ".join("'' using {}{} title '{}'".format(
+        i + 2, ":xtic(1)" if i == 0 else "", t) for i, (t, _) in enumerate(series))
+    cols = "'{}' ".format(dat) + cols[3:]
+    goal_line = ""
+    if goal is not None:
+        goal_line = "set arrow from graph 0, first {g} to graph 1, first {g} nohead lw 2 dt 2\n" \
+                    "set label 'goal' at graph 0.01, first {g} offset 0,0.7\n".format(g=goal)
+    top = max([v for _, vs in series for v in vs] + [goal or 0]) * 1.15
+    gnuplot("""set terminal pngcairo noenhanced size 800,420
+set output '{png}'
+set title '{title}'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel '{ylabel}'
+{yrange}
+set grid ytics
+set bmargin 5
+{key}
+{goal}plot {cols}
+""".format(png=os.path.join(results, png), title=title, ylabel=ylabel, goal=goal_line,
+           yrange="set logscale y\nset yrange [*:{}]".format(top * 3) if logy
+           else "set yrange [0:{}]".format(top), cols=cols,
+           key="set key below" if len(series) > 1 else "set key off"))
+    return png
+
+
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else 0
@@ -938,6 +977,20 @@ def section_proxy(a, rel):
                        "completed (`completed` = `accepted`), nothing was refused, no connect "
                        "failed, no leg was reset or timed out, and tcpterm-gen counted no error.")
         out.append("")
+    lat_e = [r["latency_us"].get("lifecycle") or {} for r in eng.values()]
+    lat_h = [r["latency_us"].get("total") or {} for r in hap.values()]
+    png = bar_plot(a.results, "proxy-latency",
+                   "Proxied connection latency (medians of runs), microseconds",
+                   "microseconds (log)", ["p50", "p90", "p99"],
+                   [(t, [med([x.get(k) for x in lat]) or 1 for k in ("p50", "p90", "p99")])
+                    for t, lat in (("tcpterm LB: tcpterm-gen lifecycle, 512 open", lat_e),
+                                   ("HAProxy: wrk request latency, 256 open", lat_h)) if lat],
+                   logy=True)
+    if png:
+        out.append("![latency percentiles, tcpterm LB (tcpterm-gen lifecycle latency at 512 "
+                   "open connections) and HAProxy (wrk request latency at 256)]({}/{})".format(
+                       rel, png))
+        out.append("")
     out.append("Every run, with its command:")
     out.append("")
     out.append("| date | system | closer | run | connections/s | proxy CPU s / 1M | per proxy "
@@ -1073,6 +1126,17 @@ def section_teardown(a, rel):
     for r in rs:
         if "skipped" in r:
             out.append(skipped_line(r))
+    srt = sorted(ok, key=lambda r: (r["result"]["checksum"] != "offload",
+                                    order.get(r["result"]["mode"], 9)))
+    png = bar_plot(a.results, "teardown-mpps",
+                   "Teardown: segments per second of one core, 1M connections (median of runs)",
+                   "Mpps (per on-CPU second)",
+                   ["{}\\n{}".format(r["result"]["mode"], r["result"]["checksum"])
+                    for r in srt],
+                   [("Mpps", [r["result"]["mpps_median"] for r in srt])], goal=10)
+    if png:
+        out.append("![teardown Mpps per mode, against the 10 Mpps goal]({}/{})".format(rel, png))
+        out.append("")
     best = max((r["result"]["mpps_median"] for r in ok), default=0)
     met = best >= 10
     out.append("Goal of issue #5: **>= 10 Mpps per core: {}** (best {:.2f} Mpps, {}).".format(
@@ -1147,6 +1211,18 @@ def section_timers(a, rel):
                        med([x["expiring"]["mpps_input_only"] for x in ok]),
                        100 * med([x["expiring"]["advance_share"] for x in ok])))
         out.append("")
+        png = bar_plot(a.results, "timers-mpps",
+                       "Traffic on one core without and while {:,.0f} TIME_WAIT records expire per "
+                       "ms (median)".format(x0["time_wait_records"] / (x0["spread_s"] * 1000)),
+                       "Mpps (per on-CPU second)",
+                       ["packets only\\n(input)", "the core\\n(input + advance)"],
+                       [("no expiries", [med([x["baseline"]["mpps_input_only"] for x in ok]),
+                                         med([x["baseline"]["mpps_core"] for x in ok])]),
+                        ("while expiring", [med([x["expiring"]["mpps_input_only"] for x in ok]),
+                                            med([x["expiring"]["mpps_core"] for x in ok])])])
+        if png:
+            out.append("![traffic Mpps without and with expiries]({}/{})".format(rel, png))
+            out.append("")
         e = med([x["expiries_per_s"] for x in ok])
         core_a = med([x["baseline"]["mpps_core"] for x in ok])
         core_b = med([x["expiring"]["mpps_core"] for x in ok])
@@ -1194,8 +1270,10 @@ def section_synflood(a, rel):
     any_x = next(iter(by.values()))[0] if by else None
     if any_x:
         out.append("In-process (`tcpterm-bench-scale synflood`, on CPU 1): the memif path has "
-                   "no flood source here (tcpterm-gen opens real connections; the pktgen-dpdk "
-                   "scripts are tracked separately), so the flood's spoofed SYNs (random sources in "
+                   "no flood source fast enough here (tcpterm-gen opens real connections; "
+                   "pktgen-dpdk's SYN floods over memif, section below, ran at 40-60k packets/s "
+                   "on this machine, bounded by how often its pollers got a CPU), so the flood's "
+                   "spoofed SYNs (random sources in "
                    "10.0.0.0/8, random ports and sequence numbers, MSS, window scale and "
                    "timestamp options like Linux's) go straight into the server's "
                    "`TcpStack::input`, in bursts of 32, {} per legitimate connection; the "
