@@ -500,6 +500,46 @@ proxy_engine_run() { # RUN
         --command "$(shown "$cmd")" --out "$RESULTS_DIR"
 }
 
+proxy_profile() { # perf record of the load balancer during a proxied run
+    command -v perf >/dev/null || {
+        log "perf is not installed: no profile of the load balancer"
+        return 0
+    }
+    local dir="$WORK/proxy-profile"
+    mkdir -p "$dir"
+    log "perf profile of the load balancer's worker"
+    rm -f "$LB_SOCK" "$BE_SOCK"
+    be_config "$dir/be.toml"
+    lb_config "$dir/lb.toml"
+    start_tcpterm "$dir/be.toml" "$dir/be.log"
+    local be_pid=$STARTED_PID
+    start_tcpterm "$dir/lb.toml" "$dir/lb.log"
+    local lb_pid=$STARTED_PID
+    local cmd
+    cmd=$(GEN_SOCK=$LB_SOCK gen_cmd server "$dir/gen.json" --concurrency "$GEN_CONCURRENCY" \
+        --duration 12s --live false)
+    $cmd >"$dir/gen.log" 2>&1 &
+    local gpid=$!
+    PIDS+=("$gpid")
+    sleep 3
+    perf record -q -p "$lb_pid" -o "$dir/perf.data" -- sleep 6 >/dev/null 2>&1 ||
+        die "perf record failed"
+    wait "$gpid" || die "tcpterm-gen failed (see $dir/gen.log)"
+    forget_pid "$gpid"
+    stop_pid "$lb_pid"
+    stop_pid "$be_pid"
+    local out="$RESULTS_DIR/profile-proxy-lb.txt"
+    {
+        echo "# perf profile of the load balancer's tcpterm (all its threads; the poll-mode worker dominates)"
+        echo "# during: $(shown "$cmd")"
+        echo "# date: $(date -u +%Y-%m-%d), cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+        echo "# proxied connections/s of this run: $(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["cps"]))' "$dir/gen.json")"
+        perf report -i "$dir/perf.data" --stdio --sort symbol --percent-limit 0.3 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | sed 's/ *$//'
+    } >"$out"
+    log "profile written to $out"
+}
+
 haproxy_tcp_config() { # DIR
     cat >"$1/haproxy.cfg" <<CONF
 # HAProxy under benchmark: one thread on CPU 1, a layer-4 full proxy (mode tcp) in front of
@@ -659,6 +699,7 @@ scenario_proxy() {
         proxy_engine_run "$run"
         [ "$LINUX" = 1 ] && proxy_linux_run "$run"
     done
+    proxy_profile
     log "results in $RESULTS_DIR; scripts/bench.sh report writes docs/benchmarks.md"
 }
 

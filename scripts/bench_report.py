@@ -344,8 +344,10 @@ PROFILE_GROUPS = [
                                  "parse_ether", "prepend_ether", "send_ack", "::output"]),
     ("software checksums (memif has no offload)", ["cksum"]),
     ("connection table", ["ConnTable::"]),
-    ("http service: libc tolower per request byte, parse", ["tolower", "ServiceApp::"]),
+    ("http service: request parse and response (ServiceApp)", ["tolower", "ServiceApp::"]),
     ("timer wheel", ["TimerWheel", "TcpStack::advance", "on_timer"]),
+    ("load balancer: sessions, relay, scheduling, local ports", [
+        "lb::", "LocalPorts", "Scheduler", "Maglev", "Balancer"]),
     ("TCP state machine, queues, connection life", [
         "established_input", "TcpStack::input", "MbufQueue", "listen_input", "TcpStack::reap",
         "set_state", "accept", "destroy", "release", "new_tcb", "TcpStack::close",
@@ -535,7 +537,8 @@ def report_cps(a):
         out.append("| group | % of the worker's samples | % of the work besides polling |")
         out.append("|---|---|---|")
         for name, v, share in rows:
-            out.append("| {} | {:.1f} | {} |".format(name, v, share))
+            if v or name.startswith("other"):
+                out.append("| {} | {:.1f} | {} |".format(name, v, share))
         out.append("")
     # Goals.
     eng = [r for (sy, _), rs in groups.items() if sy == "tcpterm" for r in rs]
@@ -977,6 +980,20 @@ def section_proxy(a, rel):
                        "completed (`completed` = `accepted`), nothing was refused, no connect "
                        "failed, no leg was reset or timed out, and tcpterm-gen counted no error.")
         out.append("")
+    prof = os.path.join(a.results, "profile-proxy-lb.txt")
+    if os.path.exists(prof):
+        head, rows, total = profile_table(prof)
+        out.append("Where the load balancer's cycles go: `perf record` of its process during a "
+                   "proxied run ({}; full list in `{}/profile-proxy-lb.txt`). Symbols above 0.3% "
+                   "({:.0f}% of the samples), grouped; the last column leaves out the poll "
+                   "loop's own overhead:".format("; ".join(h for h in head[2:] if h), rel, total))
+        out.append("")
+        out.append("| group | % of the worker's samples | % of the work besides polling |")
+        out.append("|---|---|---|")
+        for name, v, share in rows:
+            if v or name.startswith("other"):
+                out.append("| {} | {:.1f} | {} |".format(name, v, share))
+        out.append("")
     lat_e = [r["latency_us"].get("lifecycle") or {} for r in eng.values()]
     lat_h = [r["latency_us"].get("total") or {} for r in hap.values()]
     png = bar_plot(a.results, "proxy-latency",
@@ -1291,14 +1308,14 @@ def section_synflood(a, rel):
                    "per core | cycles per flood SYN | legitimate lifecycles completed | server "
                    "cycles per legitimate lifecycle, without -> with the flood | control blocks "
                    "(peak SYN queue) before -> peak -> after | mbufs in use before -> peak -> "
-                   "after | RSS MiB before -> peak -> after |")
+                   "after | RSS MiB before -> peak -> after (same lifecycles without the flood) |")
         out.append("|---|---|---|---|---|---|---|---|---|---|")
         for cookies in sorted(by, reverse=True):
             xs = by[cookies]
             f = [x["flood"] for x in xs]
             out.append("| {} | {} | {:,} | {:,.0f} | {:.0f} | {:,} / {:,} ({:.3f}%), {} failed | "
                        "{:,.0f} -> {:,.0f} | {} ({}) -> {} -> {} | {} -> {} -> {} | {:.0f} -> "
-                       "{:.0f} -> {:.0f} |".format(
+                       "{:.0f} -> {:.0f} ({:.0f} -> {:.0f} -> {:.0f}) |".format(
                            "2 (always)" if cookies == 2 else "1 (when the SYN queue is full)",
                            len(xs), f[0]["flood_syns"], med([x["synack_per_s"] for x in xs]),
                            med([x["cycles_per_flood_syn"] for x in xs]),
@@ -1314,7 +1331,10 @@ def section_synflood(a, rel):
                            max(y["mbufs_in_use_after"] for y in f),
                            max(y["rss_before"] for y in f) / 2**20,
                            max(y["rss_peak"] for y in f) / 2**20,
-                           max(y["rss_after"] for y in f) / 2**20))
+                           max(y["rss_after"] for y in f) / 2**20,
+                           max(x["baseline"]["rss_before"] for x in xs) / 2**20,
+                           max(x["baseline"]["rss_peak"] for x in xs) / 2**20,
+                           max(x["baseline"]["rss_after"] for x in xs) / 2**20))
         out.append("")
         all_f = [x["flood"] for xs in by.values() for x in xs]
         share = sum(y["legit_done"] for y in all_f) / max(sum(y["legit"] for y in all_f), 1)
