@@ -85,6 +85,9 @@ cleanup() {
         kill -KILL "$p" 2>/dev/null || true
     done
     rm -f "$SOCK" "$LB_SOCK" "$BE_SOCK"
+    # Our processes are gone: give their hugepages back (the EAL leaves its files behind).
+    rm -f /dev/hugepages/"$SRV_PREFIX"map_* /dev/hugepages/"$GEN_PREFIX"map_* \
+        /dev/hugepages/"$LB_PREFIX"map_* /dev/hugepages/"$BE_PREFIX"map_* 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'log "failed: line $LINENO: $BASH_COMMAND"' ERR
