@@ -15,7 +15,9 @@
 #include <rte_ring.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace tcpterm::engine {
 
@@ -166,21 +168,15 @@ bool Worker::owns(std::uint32_t ip) const noexcept {
 }
 
 PortRuntime* Worker::route(std::uint32_t dst, std::uint32_t& next_hop) noexcept {
-    for (PortRuntime& p : ports_) {
-        for (const Ipv4Prefix& a : p.addresses) {
-            if (in_prefix(dst, a)) {
-                next_hop = dst;
-                return &p;
-            }
-        }
+    auto* p = const_cast<PortRuntime*>(std::as_const(*this).route(dst));
+    if (p != nullptr) {
+        // On a subnet of the port: the destination itself; else the gateway route() chose.
+        next_hop = std::any_of(p->addresses.begin(), p->addresses.end(),
+                               [&](const Ipv4Prefix& a) { return in_prefix(dst, a); })
+                       ? dst
+                       : *p->gateway;
     }
-    for (PortRuntime& p : ports_) {
-        if (p.gateway) {
-            next_hop = *p.gateway;
-            return &p;
-        }
-    }
-    return nullptr;
+    return p;
 }
 
 void Worker::send_l2(PortRuntime& p, rte_mbuf* m, const rte_ether_addr& dst,
