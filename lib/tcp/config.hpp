@@ -20,6 +20,12 @@ enum class PushPolicy : std::uint8_t {
     linux_like,
 };
 
+/// The congestion controller of new connections.
+enum class CongestionControl : std::uint8_t {
+    newreno, // RFC 5681 / 6582
+    cubic,   // RFC 9438 (Linux's default), in loss state taken at the first congestion event
+};
+
 struct TcpConfig {
     // Close and teardown (shared/TEARDOWN.md).
     Nanos fin_timeout = sec(60); // FIN_WAIT2 of an orphan (tcp_fin_timeout)
@@ -52,6 +58,7 @@ struct TcpConfig {
     bool quickack = false;           // ACK every segment at once
     bool nodelay = false;            // Nagle off
     std::uint32_t initial_cwnd = 10; // segments (RFC 6928)
+    CongestionControl congestion_control = CongestionControl::cubic;
 
     // Listener.
     std::uint32_t backlog = 4096;     // accept queue (somaxconn)
@@ -69,13 +76,12 @@ struct TcpConfig {
     std::uint8_t ttl = 64;
 
     // Linux compatibility, for tests that compare segments with Linux's byte for byte (the
-    // packetdrill adapter's profile turns all three on). The defaults keep tcpterm's behaviour.
-    /// Offer SACK-permitted (RFC 2018) in our SYN, and in a SYN-ACK when the peer's SYN offered
-    /// it (Linux's tcp_sack). No SACK blocks are sent and those received are ignored (SACK is
-    /// advisory: everything stays queued until cumulatively acked). A SYN-cookie SYN-ACK does
-    /// not offer it: Linux keeps that bit in the cookie's TSval, syncookie.cpp only the window
-    /// scale, so a cookie connection has no SACK.
-    bool sack_permitted = false;
+    // packetdrill adapter's profile turns both on). The defaults keep tcpterm's behaviour.
+    /// SACK (RFC 2018): offer SACK-permitted in our SYN, and in a SYN-ACK when the peer's SYN
+    /// offered it (Linux's tcp_sack). With it negotiated, segments held out of order are reported
+    /// in SACK blocks and the sender recovers from loss with the scoreboard (RFC 6675). Cookie
+    /// SYN-ACKs keep the bit in the cookie's TSval when timestamps are on (as Linux does).
+    bool sack_permitted = true;
     PushPolicy push_policy = PushPolicy::queue_empty;
     /// Linux's quick-ACK mode at the start of a connection (icsk_ack.quick): from the first data
     /// segment, the next min(window / (2 * segment size), 16) ACKs owed go out at once instead

@@ -340,10 +340,6 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         }
     }
 
-    // SACK blocks (seg.opts.sack, when sack_permitted was negotiated) are not used: SACK
-    // information is advisory (RFC 2018 section 8), so a sender that ignores it and keeps every
-    // byte until it is cumulatively acknowledged, as this one does, stays correct; recovery is
-    // NewReno's.
     const std::uint32_t prev_wnd = c.snd.wnd;
     if (seq_gt(seg.ack, c.snd.max)) {
         // ACK for something not yet sent: ACK and drop (RFC 9293; RFC 5961 5.2).
@@ -383,6 +379,10 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
             }
         }
     }
+    // SACK blocks go into the scoreboard before the ACK is judged (RFC 6675 section 5).
+    if (c.sack_ok && seg.opts.sack_count > 0) {
+        sack_update(c, seg.opts, seq_max(seg.ack, c.snd.una));
+    }
     if (seq_gt(seg.ack, c.snd.una)) {
         const std::uint32_t acked = seg.ack - c.snd.una;
         const std::uint32_t data_acked = std::min(acked, c.snd_q.bytes());
@@ -390,6 +390,10 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         c.snd.una = seg.ack;
         if (seq_lt(c.snd.nxt, c.snd.una)) {
             c.snd.nxt = c.snd.una;
+        }
+        sack_prune(c);
+        if (c.rto_guard && seq_geq(c.snd.una, c.recover)) {
+            c.rto_guard = false; // what the RTO found outstanding is acknowledged
         }
         // RTT sample (RFC 6298 with Karn's rule, or RFC 7323 timestamps). The echoed timestamp
         // dates the transmission that was acknowledged, retransmission or not, so it is taken
@@ -404,21 +408,24 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
             update_rtt(c, now_ - c.rtt_start);
             c.rtt_start = 0;
         }
-        // Congestion control: NewReno (RFC 5681, 6582).
+        // Loss recovery (sack.cpp: RFC 6675; else NewReno, RFC 6582) and congestion control
+        // (cc.cpp).
+        bool partial_ack = false;
         if (c.in_recovery) {
             if (seq_geq(seg.ack, c.recover)) {
                 c.in_recovery = false;
-                c.cwnd = std::min(c.ssthresh, c.flight() + c.mss);
+                // RFC 6582 3.2 step 3 (option 1); after SACK recovery cwnd is ssthresh already.
+                c.cwnd = c.sack_recovery ? c.ssthresh : std::min(c.ssthresh, c.flight() + c.mss);
+                c.sack_recovery = false;
+            } else if (c.sack_recovery) {
+                partial_ack = true; // the loop below sends what cwnd - pipe allows
             } else {
                 // Partial ACK: retransmit the next hole, deflate by what was acked.
                 retransmit_first(c);
                 c.cwnd = c.cwnd > data_acked ? c.cwnd - data_acked + c.mss : c.mss;
             }
-        } else if (c.cwnd < c.ssthresh) {
-            c.cwnd += std::min<std::uint32_t>(acked, c.mss);
         } else {
-            c.cwnd +=
-                std::max<std::uint32_t>(1, c.mss * c.mss / std::max<std::uint32_t>(c.cwnd, 1));
+            cc_on_ack(c, acked);
         }
         c.dupacks = 0;
         c.retries = 0;
@@ -427,6 +434,18 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
             wheel_.cancel(c.rtx_timer);
         } else {
             arm_rtx(c);
+        }
+        if (partial_ack) {
+            // The new head was not resent yet: resend it now, as NewReno would (RFC 6582), so
+            // recovery does not wait for the RTO when too little is SACKed above it.
+            if (seq_geq(c.snd.una, c.loss->high_rxt) && c.snd.una != c.snd.max) {
+                c.loss->high_rxt =
+                    c.snd.una + retransmit_at(c, c.snd.una, c.mss, Counter::sack_rtx);
+            }
+            sack_transmit(c);
+            if (c.dead) {
+                return;
+            }
         }
         if (c.want_writable && c.send_space() > 0 && !c.orphan && c.handler != nullptr) {
             c.want_writable = false;
@@ -438,16 +457,25 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
     } else if (seg.ack == c.snd.una && seg.payload_len == 0 && !fin && c.snd.wnd == prev_wnd &&
                c.snd.una != c.snd.max) {
         ++stats_[Counter::dup_acks_in];
-        if (++c.dupacks == 3 && !c.in_recovery) {
-            ++stats_[Counter::fast_retransmits];
-            c.ssthresh = std::max<std::uint32_t>(c.flight() / 2, 2u * c.mss);
-            c.cwnd = c.ssthresh + 3u * c.mss;
-            c.recover = c.snd.max;
-            c.in_recovery = true;
-            c.rtt_start = 0;
-            retransmit_first(c);
-        } else if (c.dupacks > 3 && c.in_recovery) {
-            c.cwnd += c.mss;
+        if (c.dupacks < 255) {
+            ++c.dupacks;
+        }
+        if (!c.in_recovery) {
+            // Three duplicate ACKs, or the scoreboard shows the head lost (RFC 6675 5); not while
+            // what an RTO found outstanding is still unacknowledged (RFC 6582 4.1).
+            if ((c.dupacks >= 3 || sack_head_lost(c)) && !c.rto_guard) {
+                enter_recovery(c);
+                if (c.dead) {
+                    return;
+                }
+            }
+        } else if (c.sack_recovery) {
+            sack_transmit(c);
+            if (c.dead) {
+                return;
+            }
+        } else if (c.dupacks > 3) {
+            c.cwnd += c.mss; // NewReno inflation
         }
     }
 
@@ -493,14 +521,30 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
 
     // Seventh: segment text.
     bool readable = false;
+    bool ooo_fin = false; // the out-of-order queue delivered up to the peer's FIN
+    bool ack_now = false; // a hole was filled: no delayed ACK
     if (seg.payload_len > 0) {
         if (c.fin_received) {
             ++stats_.drop(TcpDrop::data_after_fin);
         } else if (seq_gt(seg.seq, c.rcv.nxt)) {
-            // Beyond RCV.NXT: not queued (recovery relies on the peer's retransmission); a
-            // duplicate ACK tells the peer at once.
-            ++stats_.drop(TcpDrop::out_of_order);
+            // Beyond RCV.NXT: held in the out-of-order queue (sack.cpp) within the window, and
+            // a duplicate ACK (with SACK blocks) goes out at once (RFC 5681 4.2, RFC 2018).
+            const std::uint32_t wnd =
+                seq_gt(c.rcv.adv_edge, seg.seq) ? c.rcv.adv_edge - seg.seq : 0;
+            const std::uint32_t len = std::min<std::uint32_t>(seg.payload_len, wnd);
+            if (len > 0 && c.orphan) {
+                // New data for a connection nobody can read any more (Linux resets on data
+                // beyond RCV.NXT too).
+                send_rst(c, RstReason::data_after_close);
+                destroy(c, 0);
+                return;
+            }
+            const bool with_fin = fin && len == seg.payload_len;
+            if (len == 0 || !ooo_insert(c, m, seg.seq, seg.payload_off, len, with_fin)) {
+                ++stats_.drop(TcpDrop::out_of_order);
+            }
             send_ack(c);
+            output(c);
             return;
         } else {
             // Trim what we already have and what lies beyond the window.
@@ -530,6 +574,14 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
                     m = nullptr;
                     readable = true;
                 }
+                if (c.loss != nullptr && c.loss->ooo_count > 0) {
+                    // The segment filled (part of) a hole: take what is now in order, and ACK
+                    // at once (RFC 5681 4.2).
+                    if (ooo_drain(c, ooo_fin) > 0 && !c.rd_shutdown) {
+                        readable = true;
+                    }
+                    ack_now = true;
+                }
                 if (cfg_.tcp.quickack_start && !c.quick_init) {
                     c.quick_init = true; // the first data: quick-ACK mode (Linux)
                     c.quick_acks = initial_quickacks(c, cfg_.tcp, wnd, len);
@@ -544,8 +596,10 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
 
     // Eighth: FIN, in order only.
     bool peer_fin = false;
-    if ((seg.flags & net::kFin) && !c.fin_received && seg.seq + seg.payload_len == c.rcv.nxt) {
+    if (!c.fin_received &&
+        (ooo_fin || ((seg.flags & net::kFin) && seg.seq + seg.payload_len == c.rcv.nxt))) {
         c.fin_received = true;
+        ooo_clear(c); // nothing lies beyond the FIN
         c.rcv.nxt += 1;
         peer_fin = true;
         switch (c.state) {
@@ -573,7 +627,7 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         }
         send_ack(c);
     } else if (c.ack_pending) {
-        if (cfg_.tcp.quickack || c.unacked_segs >= 2 || c.quick_acks > 0) {
+        if (cfg_.tcp.quickack || c.unacked_segs >= 2 || c.quick_acks > 0 || ack_now) {
             send_ack(c);
         } else if (!c.delack_timer.armed()) {
             wheel_.start(c.delack_timer, now_ + cfg_.tcp.delayed_ack);

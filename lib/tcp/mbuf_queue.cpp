@@ -55,6 +55,21 @@ void MbufQueue::append_range(rte_mbuf* m, std::uint32_t off, std::uint32_t len) 
     append(keep_head);
 }
 
+void MbufQueue::splice_back(MbufQueue& other) noexcept {
+    if (other.head_ == nullptr) {
+        return;
+    }
+    if (tail_ != nullptr) {
+        tail_->next = other.head_;
+    } else {
+        head_ = other.head_;
+    }
+    tail_ = other.tail_;
+    bytes_ += other.bytes_;
+    other.head_ = other.tail_ = nullptr;
+    other.bytes_ = 0;
+}
+
 std::size_t MbufQueue::append_copy(rte_mempool* mp, const void* data, std::size_t len) noexcept {
     const auto* src = static_cast<const std::uint8_t*>(data);
     std::size_t done = 0;

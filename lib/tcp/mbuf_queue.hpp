@@ -41,6 +41,8 @@ public:
     /// move; a segment split at the boundary is cloned). Returns nullptr if empty.
     /// The returned chain's head has nb_segs/pkt_len set.
     rte_mbuf* take_front(std::size_t len, rte_mempool* clone_pool) noexcept;
+    /// Moves every segment of `other` to the back of this queue (O(1)); `other` ends empty.
+    void splice_back(MbufQueue& other) noexcept;
     void clear() noexcept;
 
 private:

@@ -90,10 +90,17 @@ void TcpStack::emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t l
         // the peer's SYN had it (sack_ok). The writer puts it where Linux does: in the padding
         // before TS, or <nop,nop,sackOK> without TS.
         f.opts.sack_permitted = active ? cfg_.tcp.sack_permitted : c.sack_ok;
-    } else if (c.ts_ok) {
-        f.opts.has_ts = true;
-        f.opts.ts_val = ts_now(c);
-        f.opts.ts_ecr = c.ts_recent;
+    } else {
+        if (c.ts_ok) {
+            f.opts.has_ts = true;
+            f.opts.ts_val = ts_now(c);
+            f.opts.ts_ecr = c.ts_recent;
+        }
+        // SACK blocks for what is held out of order (RFC 2018), on every ACK while it is.
+        if (c.sack_ok && c.loss != nullptr && c.loss->ooo_count > 0 && (flags & net::kAck) &&
+            !(flags & net::kRst)) {
+            fill_sack_blocks(c, f.opts);
+        }
     }
     if (!net::prepend_ipv4_tcp(m, f, cfg_.checksum)) {
         rte_pktmbuf_free(m);
@@ -357,11 +364,16 @@ void TcpStack::output(Tcb& c) noexcept {
         if (linux_psh) {
             note_send_calls(c);
         }
+        // What the congestion window counts as in flight: all of SND.UNA..SND.NXT, or in SACK
+        // recovery RFC 6675's pipe (SACKed and lost bytes left out), plus what this call sends.
+        const Seq nxt0 = c.snd.nxt;
+        const std::uint32_t pipe0 = c.sack_recovery ? sack_pipe(c) : c.snd.nxt - c.snd.una;
         // The bytes that may go out at `nxt` now (0: none), given what is queued beyond it.
-        const auto sendable = [&c](Seq nxt, std::uint32_t unsent) -> std::uint32_t {
-            const std::uint32_t wnd = std::min(c.snd.wnd, c.cwnd);
+        const auto sendable = [&c, nxt0, pipe0](Seq nxt, std::uint32_t unsent) -> std::uint32_t {
             const std::uint32_t flight = nxt - c.snd.una;
-            const std::uint32_t usable = wnd > flight ? wnd - flight : 0;
+            const std::uint32_t pipe = pipe0 + (nxt - nxt0);
+            const std::uint32_t usable = std::min(c.snd.wnd > flight ? c.snd.wnd - flight : 0,
+                                                  c.cwnd > pipe ? c.cwnd - pipe : 0);
             const std::uint32_t len = std::min<std::uint32_t>({unsent, c.mss, usable});
             if (len < c.mss && len < unsent && len < c.snd.max_wnd / 2 && !c.sws_override) {
                 return 0; // sender-side silly window avoidance (RFC 9293 3.8.6.2.1)

@@ -18,7 +18,7 @@ TcpStack::TcpStack(const StackConfig& cfg, rte_mempool* mp, SegmentSink& sink, N
     : cfg_(cfg), mp_(mp), sink_(sink), now_(now), origin_(now),
       table_(cfg.max_connections + cfg.max_time_wait), wheel_(cfg.timer_tick, now),
       tcbs_(cfg.max_connections), tws_(cfg.max_time_wait), listeners_pool_(1024),
-      listeners_(new Listener*[65536]()) {
+      losses_(std::max<std::size_t>(cfg.max_loss_states, 1)), listeners_(new Listener*[65536]()) {
     challenge_budget_ = cfg_.tcp.challenge_ack_limit;
     challenge_window_start_ = now;
 }
@@ -164,6 +164,10 @@ void TcpStack::release(Tcb& c) noexcept {
     c.listener = nullptr;
     c.snd_q.clear();
     c.rcv_q.clear();
+    if (c.loss != nullptr) {
+        losses_.destroy(c.loss); // frees the out-of-order queue's mbufs
+        c.loss = nullptr;
+    }
 }
 
 void TcpStack::notify_closed(Tcb& c, int err) noexcept {

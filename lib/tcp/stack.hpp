@@ -18,6 +18,7 @@
 #include "tcp/api.hpp"
 #include "tcp/config.hpp"
 #include "tcp/listener.hpp"
+#include "tcp/loss.hpp"
 #include "tcp/stats.hpp"
 #include "tcp/tcb.hpp"
 #include "tcp/time_wait.hpp"
@@ -57,6 +58,8 @@ struct StackConfig {
     std::size_t max_connections = 65'536; // control blocks
     std::size_t max_time_wait = 262'144;  // TIME_WAIT record pool; the cap in use is the smaller of
                                           // this and tcp.max_tw_buckets
+    std::size_t max_loss_states = 16'384; // LossState pool (loss.hpp): connections that met loss
+                                          // or reordering at the same time; 0 = none
     Nanos timer_tick = ms(1);
     std::size_t max_expiries_per_advance = 4096;
     net::Checksum checksum = net::Checksum::software;
@@ -210,6 +213,44 @@ public:
     void schedule_idle(Tcb& c) noexcept;
     void update_rtt(Tcb& c, Nanos sample) noexcept;
     void drop_tw(TimeWaitRecord& tw) noexcept;
+    [[nodiscard]] std::size_t loss_state_count() const noexcept { return losses_.in_use(); }
+
+    // Loss recovery (sack.cpp) and congestion control (cc.cpp).
+    /// The connection's LossState, taken from the pool on first use; nullptr (counted) if empty.
+    LossState* loss_state(Tcb& c) noexcept;
+    /// Holds bytes [off, off + len) of packet m, sequence `seq` > RCV.NXT, in the out-of-order
+    /// queue; `fin`: the peer's FIN follows them. True if m was taken (queued or a duplicate).
+    bool ooo_insert(Tcb& c, rte_mbuf*& m, Seq seq, std::uint32_t off, std::uint32_t len,
+                    bool fin) noexcept;
+    /// Moves the blocks RCV.NXT has reached to the receive queue; returns the bytes moved and
+    /// sets `fin` when the peer's FIN is now in order.
+    std::uint32_t ooo_drain(Tcb& c, bool& fin) noexcept;
+    /// Frees the out-of-order queue (the FIN arrived, or the read side is gone).
+    void ooo_clear(Tcb& c) noexcept;
+    /// Fills o.sack with the blocks to report, newest first (RFC 2018 section 4).
+    void fill_sack_blocks(const Tcb& c, net::TcpOptions& o) const noexcept;
+    /// Merges the SACK blocks of an ACK into the scoreboard (blocks at or below `floor` or
+    /// beyond SND.MAX are ignored).
+    void sack_update(Tcb& c, const net::TcpOptions& o, Seq floor) noexcept;
+    /// Forgets scoreboard ranges SND.UNA has passed.
+    void sack_prune(Tcb& c) noexcept;
+    /// RFC 6675 IsLost(SND.UNA).
+    [[nodiscard]] bool sack_head_lost(const Tcb& c) const noexcept;
+    /// RFC 6675 SetPipe: bytes in the network by the scoreboard.
+    [[nodiscard]] std::uint32_t sack_pipe(const Tcb& c) const noexcept;
+    /// Enters fast recovery (three duplicate ACKs, or the head lost by the scoreboard).
+    void enter_recovery(Tcb& c) noexcept;
+    /// RFC 6675's transmission loop: lost segments (NextSeg rule 1), new data (rule 2), other
+    /// unSACKed segments below the highest SACKed one (rule 3), while cwnd - pipe >= SMSS.
+    void sack_transmit(Tcb& c) noexcept;
+    /// Resends up to `max_len` bytes (at most one MSS) from `seq`, with the FIN if they reach
+    /// it; counts `ctr`; returns the sequence space covered.
+    std::uint32_t retransmit_at(Tcb& c, Seq seq, std::uint32_t max_len, Counter ctr) noexcept;
+    /// Congestion avoidance / slow start on `acked` newly acknowledged bytes (not in recovery).
+    void cc_on_ack(Tcb& c, std::uint32_t acked) noexcept;
+    /// A congestion event (fast retransmit, RTO): returns the new ssthresh and restarts CUBIC's
+    /// epoch.
+    std::uint32_t cc_on_congestion(Tcb& c) noexcept;
     TcpStats& mutable_stats() noexcept { return stats_; }
     rte_mempool* mempool() const noexcept { return mp_; }
     std::uint32_t hash_of(const FourTuple& t) const noexcept;
@@ -259,6 +300,7 @@ private:
     ObjectPool<Tcb> tcbs_;
     ObjectPool<TimeWaitRecord> tws_;
     ObjectPool<Listener> listeners_pool_;
+    ObjectPool<LossState> losses_;
     std::unique_ptr<Listener*[]> listeners_; // by port (host order), chained by address
     std::uint32_t challenge_budget_ = 0;
     std::uint64_t rng_ = 0x9E3779B97F4A7C15ull; // xorshift state (challenge ACK budget jitter)

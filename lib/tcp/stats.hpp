@@ -26,7 +26,13 @@ namespace tcpterm::tcp {
     X(rtx_syn, "SYNs retransmitted")                                                               \
     X(rtx_synack, "SYN-ACKs retransmitted")                                                        \
     X(rtx_fin, "FINs retransmitted")                                                               \
-    X(fast_retransmits, "segments retransmitted after three duplicate ACKs")                       \
+    X(fast_retransmits, "fast retransmits: loss recoveries entered on duplicate ACKs or SACKs")     \
+    X(sack_recoveries, "loss recoveries driven by the SACK scoreboard (RFC 6675)")                 \
+    X(sack_rtx, "segments retransmitted by SACK recovery (lost, or below the highest SACK)")       \
+    X(sack_blocks_in, "SACK blocks received that added to the scoreboard")                         \
+    X(ooo_queued, "segments held out of order (beyond RCV.NXT) until the hole filled")             \
+    X(ooo_bytes, "bytes delivered in order from the out-of-order queue")                           \
+    X(loss_state_exhausted, "loss state needed with its pool empty (no OOO queue/SACK/CUBIC)")     \
     X(dup_acks_in, "duplicate ACKs received")                                                      \
     X(delayed_acks, "ACKs sent by the delayed-ACK timer")                                          \
     X(window_updates, "window updates sent after the application read")                            \
@@ -100,7 +106,7 @@ namespace tcpterm::tcp {
     X(ack_unsent, "ACK for data not sent yet (answered with ACK)")                                 \
     X(rst_not_exact, "RST in window but not at RCV.NXT (challenge ACK, RFC 5961)")                 \
     X(syn_in_window, "SYN in a synchronized state (challenge ACK, RFC 5961)")                      \
-    X(out_of_order, "segment beyond RCV.NXT (not queued; duplicate ACK sent)")                     \
+    X(out_of_order, "segment beyond RCV.NXT not held: no loss state, queue full (dup ACK sent)")   \
     X(data_after_fin, "data after the peer's FIN")                                                 \
     X(syn_sent_bad, "segment unacceptable in SYN_SENT")                                            \
     X(syn_recv_bad_ack, "unacceptable ACK in SYN_RECV")                                            \

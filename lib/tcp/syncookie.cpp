@@ -6,9 +6,10 @@
 //
 // H1, H2 are SipHash-2-4 keyed with the stack's secret; `minute` counts 64 s periods, and a
 // cookie older than two of them is refused. The MSS is one of four common values. Window scale
-// needs a place too: when the peer offered timestamps, the low 4 bits of our TSval carry the
-// peer's shift (15 = none), and come back in its TSecr. Without timestamps a cookie connection
-// has no window scaling and no timestamps, exactly as in Linux. SACK is not negotiated by tcpterm.
+// and SACK need a place too: when the peer offered timestamps, the low 4 bits of our TSval carry
+// the peer's shift (15 = none) and bit 4 whether SACK was agreed, and come back in its TSecr, as
+// in Linux (cookie_init_timestamp). Without timestamps a cookie connection has no window scaling,
+// no timestamps and no SACK, exactly as in Linux.
 #include "tcp/stack.hpp"
 
 #include <rte_mbuf.h>
@@ -23,6 +24,8 @@ namespace {
 constexpr std::array<std::uint16_t, 4> kMssTable = {536, 1300, 1440, 1460};
 constexpr std::uint32_t kMask = 0x00FFFFFFu;
 constexpr std::uint32_t kNoWscale = 0xF;
+constexpr std::uint32_t kSackBit = 0x10; // TSval bit 4: SACK permitted
+constexpr std::uint32_t kTsBits = 0x1F;
 
 } // namespace
 
@@ -60,10 +63,12 @@ void TcpStack::send_syncookie(Listener& l, const net::TcpSegment& seg) noexcept 
         const std::uint32_t code = ws ? std::min(seg.opts.wscale, net::kMaxWscale) : kNoWscale;
         const std::uint32_t now_ts = static_cast<std::uint32_t>((now_ - origin_) / kNsPerMs) +
                                      keyed_hash(seg.tuple, kTsDomain);
-        std::uint32_t tsval = (now_ts & ~std::uint32_t{0xF}) | code;
+        const bool sack = seg.opts.sack_permitted && cfg_.tcp.sack_permitted;
+        std::uint32_t tsval = (now_ts & ~kTsBits) | code | (sack ? kSackBit : 0);
         if (seq_gt(tsval, now_ts)) {
-            tsval -= 16; // never ahead of the clock the connection will use
+            tsval -= kTsBits + 1; // never ahead of the clock the connection will use
         }
+        f.opts.sack_permitted = sack;
         f.opts.has_ts = true;
         f.opts.ts_val = tsval;
         f.opts.ts_ecr = seg.opts.ts_val;
@@ -117,6 +122,7 @@ bool TcpStack::syncookie_ack(Listener& l, rte_mbuf*& m, net::TcpSegment& seg) no
     c->ts_ok = seg.opts.has_ts && cfg_.tcp.timestamps;
     const std::uint32_t code = c->ts_ok ? (seg.opts.ts_ecr & 0xF) : kNoWscale;
     c->ws_ok = code != kNoWscale && cfg_.tcp.window_scaling;
+    c->sack_ok = c->ts_ok && (seg.opts.ts_ecr & kSackBit) != 0 && cfg_.tcp.sack_permitted;
     c->snd.wscale = c->ws_ok ? static_cast<std::uint8_t>(code) : 0;
     if (!c->ws_ok) {
         c->rcv.wscale = 0;

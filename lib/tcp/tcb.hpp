@@ -23,6 +23,7 @@ namespace tcpterm::tcp {
 
 class ConnHandler;
 struct Listener;
+struct LossState;
 
 struct SendVars {
     Seq una = 0;           // SND.UNA: oldest unacknowledged
@@ -101,11 +102,15 @@ struct Tcb : ConnEntry {
     Seq prev_call_end = 0; // end of the data of the send call before the latest one
     Seq pushed_seq = 0;    // the last PSH (Linux tcp_mark_push)
 
-    // Congestion control (RFC 5681 / 6582 NewReno).
+    // Congestion control (cc.cpp: NewReno, RFC 5681 / 6582, or CUBIC, RFC 9438) and loss
+    // recovery (NewReno's, or SACK-based, RFC 6675: sack.cpp).
     std::uint32_t cwnd = 0;
     std::uint32_t ssthresh = 0xFFFFFFFFu;
-    Seq recover = 0;
-    bool in_recovery = false;
+    Seq recover = 0;            // RecoveryPoint: SND.MAX when recovery (or an RTO) began
+    bool in_recovery = false;   // fast recovery
+    bool sack_recovery = false; // ... driven by the SACK scoreboard (else NewReno's)
+    bool rto_guard = false;     // after an RTO: no fast retransmit until SND.UNA reaches recover
+    LossState* loss = nullptr;  // out-of-order queue, scoreboard, CUBIC (loss.hpp); lazily taken
 
     // Timestamps (RFC 7323).
     std::uint32_t ts_recent = 0;

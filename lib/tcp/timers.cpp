@@ -142,10 +142,23 @@ void TcpStack::on_timer(Timer& t) noexcept {
                 }
                 return;
             }
-            // Back off and go back to SND.UNA with one segment of congestion window.
-            c.ssthresh = std::max<std::uint32_t>(c.flight() / 2, 2u * c.mss);
+            // Back off and go back to SND.UNA with one segment of congestion window. ssthresh
+            // falls on the first expiry only; later ones for the same data keep it (RFC 5681
+            // 3.1, equation 4). Until what was outstanding is acknowledged, duplicate ACKs
+            // start no fast retransmit (RFC 6582 4.1), and the scoreboard is forgotten (RFC 2018
+            // section 8: the receiver may have discarded what it SACKed).
+            if (tries == 1) {
+                c.ssthresh = cc_on_congestion(c);
+            }
             c.cwnd = c.mss;
             c.in_recovery = false;
+            c.sack_recovery = false;
+            c.recover = c.snd.max;
+            c.rto_guard = true;
+            if (c.loss != nullptr) {
+                c.loss->sacked_count = 0;
+                c.loss->high_rxt = c.snd.una;
+            }
             c.dupacks = 0;
             c.rtt_start = 0;
             c.snd.nxt = c.snd.una + retransmit_first(c); // go back to SND.UNA (go-back-N)

@@ -29,9 +29,14 @@ std::string flags_str(std::uint8_t f) {
 }
 
 std::string Out::str() const {
+    std::string sack;
+    for (std::uint8_t i = 0; i < opts.sack_count; ++i) {
+        sack += fmt::format(" {}:{}", opts.sack[i].left, opts.sack[i].right);
+    }
     return fmt::format(
-        "{} seq {} ack {} win {} len {}{}", flags_str(flags), seq, ack, window, payload.size(),
-        opts.has_ts ? fmt::format(" TS val {} ecr {}", opts.ts_val, opts.ts_ecr) : "");
+        "{} seq {} ack {} win {} len {}{}{}", flags_str(flags), seq, ack, window, payload.size(),
+        opts.has_ts ? fmt::format(" TS val {} ecr {}", opts.ts_val, opts.ts_ecr) : "",
+        sack.empty() ? "" : " sack" + sack);
 }
 
 void App::on_acceptable(tcp::Listener& l) {
@@ -158,6 +163,11 @@ void Scenario::peer(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, Pe
         f.opts.has_ts = true;
         f.opts.ts_val = o.ts_val;
         f.opts.ts_ecr = o.ts_ecr;
+    }
+    f.opts.sack_permitted = o.sack_perm;
+    REQUIRE(o.sack.size() <= std::size(f.opts.sack));
+    for (const SackBlock& b : o.sack) {
+        f.opts.sack[f.opts.sack_count++] = b;
     }
     REQUIRE(prepend_ipv4_tcp(m, f, Checksum::software));
     inject(m);

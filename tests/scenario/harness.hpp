@@ -51,6 +51,8 @@ struct PeerOpts {
     std::uint32_t ts_val = 0;
     std::uint32_t ts_ecr = 0;
     std::string data;
+    bool sack_perm = false;        // SACK-permitted in a SYN
+    std::vector<SackBlock> sack{}; // SACK blocks (left, right), absolute sequence numbers
 };
 
 /// Records what the application sees; optionally accepts and reads automatically.

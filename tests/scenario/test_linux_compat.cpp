@@ -74,16 +74,16 @@ tcp::Tcb* open_with(Scenario& sc, std::uint16_t mss, std::uint16_t win) {
 
 } // namespace
 
-TEST_CASE("linux compat: by default no sackOK, PSH when the queue empties, delayed ACK",
+TEST_CASE("linux compat: by default sackOK, PSH when the queue empties, delayed ACK",
           "[linux_compat]") {
     Scenario sc;
     peer_raw(sc, kSyn, 1000, 0, syn_opts(1000, true));
     Out sa = sc.expect(kSyn | kAck, sc.e(0), 1001);
     CHECK(sa.opts.has_mss);
-    CHECK_FALSE(sa.opts.sack_permitted);
+    CHECK(sa.opts.sack_permitted);
     sc.peer(kAck, 1001, sc.e(1), {.win = 3000});
     tcp::Tcb* c = sc.app.conns.at(0);
-    CHECK_FALSE(c->sack_ok);
+    CHECK(c->sack_ok);
     // A lone first segment waits for the delayed-ACK timer.
     sc.peer(kAck | kPsh, 1001, sc.e(1), {.win = 3000, .data = "hello"});
     sc.expect_none();
@@ -155,14 +155,16 @@ TEST_CASE("sack_permitted: an active open offers it; the SYN-ACK decides", "[lin
         CHECK(c->state == State::established);
         CHECK(c->sack_ok == peer_sack);
     }
-    // Off by default.
-    Scenario sc(Scenario::defaults(), false);
+    // Not offered with sack_permitted = false.
+    Scenario sc(linux_cfg(false, false, false), false);
     tcp::Tcb* c = sc.stack.connect(sc.tuple(), &sc.app, nullptr);
     REQUIRE(c != nullptr);
     CHECK_FALSE(sc.expect(kSyn, sc.e(0), 0).opts.sack_permitted);
 }
 
-TEST_CASE("sack_permitted: SACK blocks are ignored, recovery stays NewReno's", "[linux_compat]") {
+TEST_CASE("sack_permitted: the scoreboard marks the head lost only past DupThresh; the third "
+          "duplicate ACK resends it alone",
+          "[linux_compat]") {
     Scenario sc(linux_cfg(true, false, false));
     peer_raw(sc, kSyn, 1000, 0, syn_opts(1000, true));
     CHECK(sc.expect(kSyn | kAck, sc.e(0), 1001).opts.sack_permitted);
@@ -182,10 +184,11 @@ TEST_CASE("sack_permitted: SACK blocks are ignored, recovery stays NewReno's", "
         o.sack[0] = {sc.e(1001), sc.e(1001 + 1000 * n)};
         peer_raw(sc, kAck, 1001, sc.e(1), o);
         if (n < 3) {
-            sc.expect_none(); // SACK does not make anything go out earlier
+            sc.expect_none(); // 1000 and 2000 bytes SACKed: not more than 2 * SMSS, not lost
         }
     }
-    // The third is a fast retransmit of SND.UNA's segment only, as without SACK.
+    // The third: 3000 bytes SACKed above the head, and three duplicates. Only the head is
+    // missing and cwnd (ssthresh: 0.7 * 4000) less pipe (the resent head) leaves no room.
     Out r = sc.expect(kAck, sc.e(1), 1001);
     CHECK(r.payload.size() == 1000);
     sc.expect_none();
@@ -194,17 +197,34 @@ TEST_CASE("sack_permitted: SACK blocks are ignored, recovery stays NewReno's", "
     CHECK(c->snd.una == sc.e(4001));
 }
 
-TEST_CASE("sack_permitted: a SYN-cookie SYN-ACK does not offer it", "[linux_compat]") {
+TEST_CASE("sack_permitted: a SYN-cookie SYN-ACK keeps SACK in the TSval, as Linux does",
+          "[linux_compat]") {
     tcp::StackConfig cfg = linux_cfg(true, false, false);
     cfg.tcp.syncookies = 2;
-    Scenario sc(cfg);
-    peer_raw(sc, kSyn, 1000, 0, syn_opts(1460, true));
-    Out sa = sc.expect(kSyn | kAck, sc.e(0), 1001);
-    CHECK(sa.opts.has_mss);
-    CHECK_FALSE(sa.opts.sack_permitted); // the cookie keeps only the window scale
-    sc.peer(kAck, 1001, sa.seq + 1);
-    REQUIRE(sc.app.conns.size() == 1);
-    CHECK_FALSE(sc.app.conns[0]->sack_ok);
+    cfg.tcp.timestamps = true;
+    SECTION("without timestamps there is no room for it") {
+        Scenario sc(cfg);
+        peer_raw(sc, kSyn, 1000, 0, syn_opts(1460, true));
+        Out sa = sc.expect(kSyn | kAck, sc.e(0), 1001);
+        CHECK(sa.opts.has_mss);
+        CHECK_FALSE(sa.opts.sack_permitted);
+        sc.peer(kAck, 1001, sa.seq + 1);
+        REQUIRE(sc.app.conns.size() == 1);
+        CHECK_FALSE(sc.app.conns[0]->sack_ok);
+    }
+    for (const bool offered : {true, false}) {
+        DYNAMIC_SECTION("with timestamps, SACK offered: " << offered) {
+            Scenario sc(cfg);
+            peer_raw(sc, kSyn, 1000, 0, syn_opts(1460, offered, true));
+            Out sa = sc.expect(kSyn | kAck, sc.e(0), 1001);
+            CHECK(sa.opts.sack_permitted == offered);
+            CHECK(((sa.opts.ts_val & 0x10) != 0) == offered);
+            sc.peer(kAck, 1001, sa.seq + 1, {.ts = true, .ts_val = 101, .ts_ecr = sa.opts.ts_val});
+            REQUIRE(sc.app.conns.size() == 1);
+            CHECK(sc.stats()[tcp::Counter::syncookies_validated] == 1);
+            CHECK(sc.app.conns[0]->sack_ok == offered);
+        }
+    }
 }
 
 TEST_CASE("push linux: a small window makes one-segment skbs, forced push every half window",
