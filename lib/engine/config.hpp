@@ -138,6 +138,7 @@ struct EngineConfig {
     std::uint16_t rx_burst = 32;
     std::uint32_t max_connections = 65536; // control blocks per worker
     std::uint32_t max_time_wait = 262144;  // TIME_WAIT record pool per worker
+    std::uint32_t max_loss_states = 16384; // LossState pool per worker (tcp/loss.hpp)
     Nanos timer_tick = ms(1);
     std::uint32_t max_expiries = 4096; // timers fired per loop iteration at most
     Nanos drain_timeout = sec(30);     // graceful stop: established connections get this long

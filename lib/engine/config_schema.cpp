@@ -56,6 +56,9 @@ using I = ImpairSpec;
 
 constexpr std::string_view kServices[] = {"echo", "discard", "http"};
 constexpr std::string_view kClosers[] = {"server", "client"};
+constexpr std::string_view kCongestion[] = {"newreno", "cubic"};
+static_assert(static_cast<int>(tcp::CongestionControl::newreno) == 0 &&
+              static_cast<int>(tcp::CongestionControl::cubic) == 1);
 static_assert(static_cast<int>(Service::echo) == 0 && static_cast<int>(Service::http) == 2);
 static_assert(static_cast<int>(Closer::server) == 0 && static_cast<int>(Closer::client) == 1);
 
@@ -109,6 +112,10 @@ constexpr Key kKeys[] = {
             "TCP control blocks per worker", &eng<&E::max_connections>),
     integer(S::engine, "max_time_wait", "262144", 1, 16'777'216, "records",
             "TIME_WAIT record pool per worker", &eng<&E::max_time_wait>),
+    integer(S::engine, "max_loss_states", "16384", 0, 16'777'216, "connections",
+            "per worker, connections that may hold loss state at once: out-of-order queue, SACK "
+            "scoreboard, CUBIC (0 = none: out-of-order segments dropped, NewReno)",
+            &eng<&E::max_loss_states>),
     duration(S::engine, "timer_tick", "\"1ms\"", us(10), ms(100),
              "timer wheel resolution; every TCP timer is rounded up to a tick",
              &eng<&E::timer_tick>),
@@ -234,6 +241,9 @@ constexpr Key kKeys[] = {
           &tcp<&T::nodelay>),
     integer(S::tcp, "initial_cwnd", "10", 1, 256, "segments",
             "initial congestion window (RFC 6928)", &tcp<&T::initial_cwnd>),
+    choice(S::tcp, "congestion_control", "\"cubic\"", kCongestion,
+           "congestion controller: CUBIC (RFC 9438, Linux's default) or NewReno (RFC 5681/6582)",
+           &tcp<&T::congestion_control>),
     // listener
     integer(S::tcp, "backlog", "4096", 1, 1'048'576, "connections",
             "accept queue of a listener without its own backlog (somaxconn)",
@@ -254,6 +264,9 @@ constexpr Key kKeys[] = {
           &tcp<&T::timestamps>),
     other(S::tcp, "window_scaling", Type::boolean, "true",
           "offer and accept RFC 7323 window scaling", &tcp<&T::window_scaling>),
+    other(S::tcp, "sack", Type::boolean, "true",
+          "offer and accept SACK (RFC 2018; tcp_sack): SACK blocks for held out-of-order data, "
+          "SACK-based loss recovery (RFC 6675)", &tcp<&T::sack_permitted>),
     integer(S::tcp, "challenge_ack_limit", "1000", 0, kMax32, "per second",
             "challenge ACKs per second per worker (RFC 5961; 0 = none)",
             &tcp<&T::challenge_ack_limit>),

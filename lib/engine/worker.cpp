@@ -28,6 +28,7 @@ tcp::StackConfig stack_config(const EngineConfig& cfg, net::Checksum csum, unsig
     s.tcp = cfg.tcp;
     s.max_connections = cfg.max_connections;
     s.max_time_wait = cfg.max_time_wait;
+    s.max_loss_states = cfg.max_loss_states;
     s.timer_tick = cfg.timer_tick;
     s.max_expiries_per_advance = cfg.max_expiries;
     s.checksum = csum;

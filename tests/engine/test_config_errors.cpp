@@ -291,8 +291,9 @@ TEST_CASE("config errors: all errors are reported, in file order", "[config][err
               "reset_on_timeout, tw_reuse, keepalive_time, keepalive_intvl, keepalive_probes, "
               "syn_retries, synack_retries, retries2, rto_initial, rto_min, rto_max, "
               "user_timeout, zero_window_timeout, delayed_ack, quickack, nodelay, "
-              "initial_cwnd, backlog, syn_backlog, syncookies, mss, rcv_buf, snd_buf, timestamps, "
-              "window_scaling, challenge_ack_limit, invalid_ratelimit, ttl)",
+              "initial_cwnd, congestion_control, backlog, syn_backlog, syncookies, mss, rcv_buf, "
+              "snd_buf, timestamps, window_scaling, sack, challenge_ack_limit, "
+              "invalid_ratelimit, ttl)",
               "t.toml:5:11: engine.workers: 0 is out of range (valid: 1..128)",
               "t.toml:6:1: listener[0].port: missing required key (e.g. port = 80)",
               "t.toml:7:11: listener[0].service: unknown value \"ftp\" (valid: \"echo\", "
