@@ -468,6 +468,22 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
                 if (c.dead) {
                     return;
                 }
+            } else if (c.dupacks <= 2 && c.unsent() > 0 && c.snd.nxt == c.snd.max && !c.rto_guard) {
+                // Limited transmit (RFC 3042): each of the first two duplicates lets one new
+                // segment out beyond cwnd (up to cwnd + 2 SMSS), so a small window still gets
+                // the third duplicate it needs. cwnd itself does not change. New data only: not
+                // while an RTO's go-back-N is resending.
+                const std::uint32_t saved = c.cwnd;
+                c.cwnd = saved + c.dupacks * c.mss;
+                const Seq before = c.snd.nxt;
+                output(c);
+                c.cwnd = saved;
+                if (c.dead) {
+                    return;
+                }
+                if (c.snd.nxt != before) {
+                    ++stats_[Counter::limited_transmits];
+                }
             }
         } else if (c.sack_recovery) {
             sack_transmit(c);

@@ -27,6 +27,7 @@ namespace tcpterm::tcp {
     X(rtx_synack, "SYN-ACKs retransmitted")                                                        \
     X(rtx_fin, "FINs retransmitted")                                                               \
     X(fast_retransmits, "fast retransmits: loss recoveries entered on duplicate ACKs or SACKs")     \
+    X(limited_transmits, "new segments sent on the first two duplicate ACKs (RFC 3042)")          \
     X(sack_recoveries, "loss recoveries driven by the SACK scoreboard (RFC 6675)")                 \
     X(sack_rtx, "segments retransmitted by SACK recovery (lost, or below the highest SACK)")       \
     X(sack_blocks_in, "SACK blocks received that added to the scoreboard")                         \

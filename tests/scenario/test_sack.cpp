@@ -337,3 +337,29 @@ TEST_CASE("loss state pool empty: the connection falls back (out-of-order droppe
     sc.next();
     CHECK(sc.stack.loss_state_count() == 0); // returned with its control block
 }
+
+TEST_CASE("limited transmit (RFC 3042): the first two duplicate ACKs each let one new segment "
+          "out beyond cwnd; the third starts recovery",
+          "[sack]") {
+    Scenario sc;
+    tcp::Tcb* c = sack_handshake(sc);
+    const std::string data(13'000, 'x');
+    REQUIRE(sc.stack.send(*c, data.data(), data.size()) == 13'000);
+    for (std::uint32_t k = 0; k < 10; ++k) { // cwnd: 10 segments
+        sc.expect(kAck, sc.e(1 + 1000 * k), 1001);
+    }
+    sc.expect_none();
+    // The first segment is lost.
+    sc.peer(kAck, 1001, sc.e(1), {.sack = {{sc.e(1001), sc.e(2001)}}});
+    sc.expect(kAck, sc.e(10001), 1001);
+    sc.expect_none();
+    sc.peer(kAck, 1001, sc.e(1), {.sack = {{sc.e(1001), sc.e(3001)}}});
+    sc.expect(kAck, sc.e(11001), 1001);
+    sc.expect_none();
+    CHECK(c->cwnd == 10'000); // unchanged
+    CHECK(sc.stats()[tcp::Counter::limited_transmits] == 2);
+    sc.peer(kAck, 1001, sc.e(1), {.sack = {{sc.e(1001), sc.e(4001)}}});
+    CHECK(sc.expect(kAck, sc.e(1), 1001).payload.size() == 1000);
+    sc.expect_none(); // cwnd 7000 < pipe
+    CHECK(c->in_recovery);
+}
