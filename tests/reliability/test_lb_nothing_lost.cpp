@@ -117,8 +117,9 @@ TEST_CASE("nothing lost through the load balancer: 100k connections proxied to t
         cfg.tcp = tcp::TcpConfig{}; // Linux's defaults: 60 s TIME_WAIT, 1 s initial RTO
         cfg.max_connections = 4096; // sessions
         // A backend connect completes on its first member however many SYNs or SYN-ACKs 1% loss
-        // takes from it (the default 3 s gives up after two losses in a row, about 40 times in
-        // 100k, and retries elsewhere: test_proxy.cpp covers that path, with its RSTs).
+        // takes from it (the default 3 s gives up after two losses in a row, 9 times in this run,
+        // and retries elsewhere, resetting the abandoned half-open connection: test_proxy.cpp
+        // covers that path).
         cfg.virtual_servers[0].connect_timeout = sec(120);
         tcp::StackConfig k;
         k.tcp = cfg.tcp;
