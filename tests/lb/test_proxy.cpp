@@ -1,10 +1,7 @@
 // The load balancer's proxy under a fake clock: three TcpStacks (clients, the balancer, the
-// backends) joined by an in-memory router, the LbWorker driven exactly as a worker drives it
-// (input, advance, poll). Every test ends with the mbuf pool back to its starting level.
-#include "engine/app.hpp"
-#include "engine/config.hpp"
-#include "lb/proxy.hpp"
-#include "tcp/stack.hpp"
+// backends) joined by the in-memory router of harness.hpp, the LbWorker driven exactly as a worker
+// drives it (input, advance, poll). Every test ends with the mbuf pool back to its starting level.
+#include "harness.hpp"
 
 #include <catch2/catch.hpp>
 #include <rte_byteorder.h>
@@ -21,15 +18,7 @@ using namespace tcpterm;
 
 namespace {
 
-constexpr std::uint32_t ip(unsigned a, unsigned b, unsigned c, unsigned d) {
-    return (a << 24) | (b << 16) | (c << 8) | d;
-}
-constexpr std::uint32_t kClient = ip(198, 18, 0, 10);
-constexpr std::uint32_t kVip = ip(198, 18, 0, 2);
-constexpr std::uint32_t kLbInside = ip(198, 18, 1, 1);
-constexpr std::uint32_t kM1 = ip(198, 18, 1, 2);
-constexpr std::uint32_t kM2 = ip(198, 18, 1, 3);
-constexpr std::uint32_t kM3 = ip(198, 18, 1, 4);
+using namespace tcpterm::lbtest;
 
 struct Pool {
     rte_mempool* mp;
@@ -149,105 +138,34 @@ struct Backends final : tcp::ListenHandler {
     End& last() { return *conns.back(); }
 };
 
-class Net {
+// The proxy scenarios' network: one client stack (kClient), the balancer, one backend stack
+// answering for every member address; End objects on both sides, fed after every round.
+class Net : public Router {
 public:
-    struct Sink final : tcp::SegmentSink {
-        std::vector<rte_mbuf*>* wire = nullptr;
-        void emit(rte_mbuf* m) override { wire->push_back(m); }
-    };
-
-    struct Host final : engine::WorkerHost {
-        Net* n = nullptr;
-        unsigned index() const noexcept override { return 0; }
-        unsigned worker_count() const noexcept override { return 1; }
-        tcp::TcpStack& stack() noexcept override { return *n->lb; }
-        const engine::EngineConfig& config() const noexcept override { return n->cfg; }
-        Nanos now() const noexcept override { return n->now; }
-        std::uint32_t source_for(std::uint32_t dst) const noexcept override {
-            return (dst >> 8) == (kLbInside >> 8) ? kLbInside : kVip;
-        }
-        bool steers_here(const FourTuple& t) const noexcept override {
-            return !n->odd_ports_only || (rte_be_to_cpu_16(t.lport) & 1) != 0;
-        }
-    };
-
-    explicit Net(rte_mempool* mp, engine::EngineConfig c) : cfg(std::move(c)), mp_(mp) {
-        for (Sink* s : {&sc_, &sl_, &sb_}) {
-            s->wire = &wire_;
-        }
-        tcp::StackConfig k;
-        k.tcp = cfg.tcp;
-        k.max_connections = 512;
-        k.max_time_wait = 512;
-        client = std::make_unique<tcp::TcpStack>(k, mp, sc_, now);
-        lb = std::make_unique<tcp::TcpStack>(k, mp, sl_, now);
-        backend = std::make_unique<tcp::TcpStack>(k, mp, sb_, now);
-        backends.st = backend.get();
-        host_.n = this;
-    }
-    ~Net() {
-        worker.reset(); // apps go before the stacks, as in the engine
-        for (rte_mbuf* m : wire_) {
-            rte_pktmbuf_free(m);
-        }
-    }
-
-    void start() {
-        worker = std::make_unique<lb::LbWorker>(host_, shared, state_ptrs());
-        worker->poll(now);
-    }
-    void listen_member(std::uint32_t addr, std::uint16_t port = 8080) {
-        int err = 0;
-        REQUIRE(backend->listen(rte_cpu_to_be_32(addr), rte_cpu_to_be_16(port), &backends, 0,
-                                &err) != nullptr);
-    }
-
-    /// Delivers packets until the wire is quiet, polling the balancer in between.
-    void pump() {
-        for (int round = 0; round < 100000 && !wire_.empty(); ++round) {
-            std::vector<rte_mbuf*> batch;
-            batch.swap(wire_);
-            for (rte_mbuf* m : batch) {
-                const auto* h = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
-                const std::uint32_t dst = rte_be_to_cpu_32(h->dst_addr);
-                if (blackhole.count(dst) != 0) {
-                    rte_pktmbuf_free(m);
-                } else if (dst == kClient) {
-                    client->input(m, now);
-                } else if (dst == kVip || dst == kLbInside) {
-                    lb->input(m, now);
-                } else {
-                    backend->input(m, now);
-                }
-            }
-            if (worker) {
-                worker->poll(now);
-            }
+    Net(rte_mempool* mp, engine::EngineConfig c) : Router(mp, c, stack_config(c)) {
+        default_routes();
+        backend = backend_stacks[0];
+        backends.st = backend;
+        after_round = [this] {
             for (auto& e : clients) {
                 e->feed();
             }
             for (auto& e : backends.conns) {
                 e->feed();
             }
-        }
+        };
     }
-    /// Advances the clock in steps, running every timer and the balancer's poll.
-    void advance(Nanos d, Nanos step = ms(10)) {
-        for (Nanos t = 0; t < d; t += step) {
-            now += step;
-            client->advance(now);
-            lb->advance(now);
-            backend->advance(now);
-            if (worker) {
-                worker->poll(now);
-            }
-            pump();
-        }
+    ~Net() { worker.reset(); } // the apps below go before the stacks, as in the engine
+
+    void listen_member(std::uint32_t addr, std::uint16_t port = kMemberPort) {
+        int err = 0;
+        REQUIRE(backend->listen(rte_cpu_to_be_32(addr), rte_cpu_to_be_16(port), &backends, 0,
+                                &err) != nullptr);
     }
 
     End& connect(std::uint16_t sport, std::string payload = {}) {
         auto e = std::make_unique<End>();
-        e->st = client.get();
+        e->st = client;
         e->to_send = std::move(payload);
         FourTuple t;
         t.laddr = rte_cpu_to_be_32(kClient);
@@ -262,65 +180,19 @@ public:
         return *clients.back();
     }
 
-    std::uint64_t vs(lb::VsCounter k) const {
-        return worker->virtual_servers()[0]->counters.get(k);
-    }
-    std::uint64_t member(std::size_t m, lb::MemberCounter k) const {
-        return worker->pools()[0]->counters[m].get(k);
-    }
-
-    engine::EngineConfig cfg;
-    Nanos now = sec(1);
-    bool odd_ports_only = false;
-    std::set<std::uint32_t> blackhole;
-    std::unique_ptr<tcp::TcpStack> client;
-    std::unique_ptr<tcp::TcpStack> lb;
-    std::unique_ptr<tcp::TcpStack> backend;
+    tcp::TcpStack* backend = nullptr;
     Backends backends;
     std::vector<std::unique_ptr<End>> clients;
-    lb::Shared shared;
-    std::vector<std::unique_ptr<lb::MemberShared[]>> states; // [pool][member]
-    std::unique_ptr<lb::LbWorker> worker;
 
 private:
-    rte_mempool* mp_;
-    Sink sc_, sl_, sb_;
-    std::vector<rte_mbuf*> wire_;
-    Host host_;
-
-public:
-    void make_shared() { states = lb::make_member_states(cfg); }
-    std::vector<lb::MemberShared*> state_ptrs() {
-        std::vector<lb::MemberShared*> v;
-        for (auto& a : states) {
-            v.push_back(a.get());
-        }
-        return v;
+    static tcp::StackConfig stack_config(const engine::EngineConfig& c) {
+        tcp::StackConfig k;
+        k.tcp = c.tcp;
+        k.max_connections = 512;
+        k.max_time_wait = 512;
+        return k;
     }
 };
-
-engine::EngineConfig lb_config(std::vector<std::uint32_t> members) {
-    engine::EngineConfig c;
-    c.max_connections = 512;
-    c.tcp.time_wait = sec(2);
-    engine::PoolConfig p;
-    p.name = "web";
-    for (std::uint32_t a : members) {
-        engine::MemberConfig m;
-        m.address = a;
-        m.port = 8080;
-        p.members.push_back(m);
-    }
-    c.pools.push_back(p);
-    engine::VirtualServerConfig v;
-    v.name = "vs";
-    v.address = kVip;
-    v.port = 80;
-    v.pool = "web";
-    v.connect_timeout = sec(1);
-    c.virtual_servers.push_back(v);
-    return c;
-}
 
 std::unique_ptr<Net> make_net(rte_mempool* mp, engine::EngineConfig c) {
     auto n = std::make_unique<Net>(mp, std::move(c));

@@ -4,9 +4,10 @@
 //
 // The echo protocol: the client sends one message, a 16-byte header (magic, id, payload length,
 // mode) and the payload; the server echoes every byte and hashes what it received (FNV-1a); the
-// client compares the echo with what it sent, byte for byte. The mode says who closes first and
-// whether each side closes with close() (an orphan: no more callbacks) or shutdown(WR) (the
-// application hears on_peer_fin and on_closed(0)). Both ends record what they saw, and the tests
+// client compares the echo with what it sent, byte for byte and by the same checksum. The mode
+// says who closes first, whether each side closes with close() (an orphan: no more callbacks) or
+// shutdown(WR) (the application hears on_peer_fin and on_closed(0)), and whether a client that
+// shuts down first does so before the echo is in. Both ends record what they saw, and the tests
 // compare it with what each mode must produce.
 #pragma once
 
@@ -107,6 +108,9 @@ inline constexpr std::size_t kHeaderLen = 16;
 inline constexpr std::uint32_t kServerFirst = 1; // the server closes first (else the client)
 inline constexpr std::uint32_t kFirstClose = 2;  // the first closer uses close() (else shutdown)
 inline constexpr std::uint32_t kSecondClose = 4; // the second closer uses close() (else shutdown)
+/// A client that closes first with shutdown(WR) does so as soon as its message is sent, before
+/// the echo is in: the echo then flows through the half-closed connection.
+inline constexpr std::uint32_t kEarlyShutdown = 8;
 
 /// Header + `len` bytes of random payload from a generator seeded with (seed, id).
 inline std::string make_message(std::uint64_t seed, std::uint32_t id, std::uint32_t len,
@@ -304,6 +308,7 @@ struct ClientConn {
     std::size_t sent = 0;
     std::size_t got = 0;
     std::size_t mismatch_at = SIZE_MAX; // first echo byte that differs
+    std::uint64_t hash = kFnvBasis;     // FNV-1a of the echo received
     bool connected = false;
     bool fin = false;
     bool closed_cb = false;
@@ -362,6 +367,7 @@ struct EchoClient : tcp::ConnHandler {
                     }
                 }
             }
+            cc.hash = fnv1a(cc.hash, buf, n);
             cc.got += n;
         }
         maybe_close(cc);
@@ -415,7 +421,8 @@ struct EchoClient : tcp::ConnHandler {
             return;
         }
         const Expect e = client_expect(cc.mode);
-        if ((e.first && cc.got == cc.msg.size()) || (!e.first && cc.fin)) {
+        const bool early = e.first && !e.use_close && (cc.mode & kEarlyShutdown) != 0;
+        if ((e.first && (early || cc.got == cc.msg.size())) || (!e.first && cc.fin)) {
             cc.i_closed = true;
             tcp::Tcb* c = cc.c;
             if (close_side(*s, *c, e.use_close)) {
@@ -435,6 +442,9 @@ struct EchoClient : tcp::ConnHandler {
         }
         if (cc.mismatch_at != SIZE_MAX) {
             return "echo differs at byte " + std::to_string(cc.mismatch_at);
+        }
+        if (cc.hash != fnv1a(kFnvBasis, cc.msg.data(), cc.msg.size())) {
+            return "echo checksum differs";
         }
         const Expect e = client_expect(cc.mode);
         if (!cc.i_closed) {
@@ -470,24 +480,32 @@ inline std::size_t verify_clients(const EchoClient& cl, std::string& first) {
 }
 
 /// Checks both ends of every connection of a run: each client's verdict, and the server
-/// connection carrying the same id (matched through the header) with the client's checksum.
-/// Returns the number of bad connections; `first` describes the first one.
-inline std::size_t verify_pairs(const EchoClient& cl, const EchoServer& sv, std::string& first) {
+/// connection carrying the same id (matched through the header, on whichever of `servers`
+/// accepted it) with the client's checksum. Returns the number of bad connections; `first`
+/// describes the first one.
+inline std::size_t verify_pairs(const EchoClient& cl, const std::vector<const EchoServer*>& servers,
+                                std::string& first) {
     std::size_t bad = 0;
     std::unordered_map<std::uint32_t, const ServerConn*> by_id;
-    by_id.reserve(sv.conns.size());
-    for (const ServerConn& sc : sv.conns) {
-        if (sc.id == 0xFFFFFFFF) {
-            ++bad;
-            if (first.empty()) {
-                first = "server connection without a header: " + sc.error;
+    std::size_t server_conns = 0;
+    for (const EchoServer* sv : servers) {
+        server_conns += sv->conns.size();
+    }
+    by_id.reserve(server_conns);
+    for (const EchoServer* sv : servers) {
+        for (const ServerConn& sc : sv->conns) {
+            if (sc.id == 0xFFFFFFFF) {
+                ++bad;
+                if (first.empty()) {
+                    first = "server connection without a header: " + sc.error;
+                }
+                continue;
             }
-            continue;
-        }
-        if (!by_id.emplace(sc.id, &sc).second) {
-            ++bad;
-            if (first.empty()) {
-                first = "id " + std::to_string(sc.id) + " accepted twice";
+            if (!by_id.emplace(sc.id, &sc).second) {
+                ++bad;
+                if (first.empty()) {
+                    first = "id " + std::to_string(sc.id) + " accepted twice";
+                }
             }
         }
     }
@@ -514,14 +532,17 @@ inline std::size_t verify_pairs(const EchoClient& cl, const EchoServer& sv, std:
             }
         }
     }
-    if (sv.conns.size() != cl.conns.size()) {
+    if (server_conns != cl.conns.size()) {
         ++bad;
         if (first.empty()) {
-            first = std::to_string(sv.conns.size()) + " server connections for " +
+            first = std::to_string(server_conns) + " server connections for " +
                     std::to_string(cl.conns.size()) + " clients";
         }
     }
     return bad;
+}
+inline std::size_t verify_pairs(const EchoClient& cl, const EchoServer& sv, std::string& first) {
+    return verify_pairs(cl, std::vector<const EchoServer*>{&sv}, first);
 }
 
 // ---- faults and spoofing ----------------------------------------------------------------------
