@@ -122,8 +122,13 @@ void TcpStack::emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t l
     sink_.emit(m);
 }
 
+// A segment without data carries the highest sequence sent (SND.MAX), not SND.NXT: an RTO's
+// go-back-N moves SND.NXT back, and a pure ACK or RST numbered below what the peer has received
+// would be unacceptable to it (RFC 9293 3.10.7.4 first step) and dropped with its ACK field
+// unread. With both ends retransmitting, neither SND.UNA could move again. Linux never moves
+// snd_nxt back; FreeBSD numbers such segments with snd_max, as here.
 void TcpStack::send_ack(Tcb& c) noexcept {
-    emit_segment(c, net::kAck, c.snd.nxt, 0, false);
+    emit_segment(c, net::kAck, seq_max(c.snd.nxt, c.snd.max), 0, false);
 }
 
 void TcpStack::send_syn(Tcb& c) noexcept {
@@ -139,7 +144,7 @@ void TcpStack::send_probe(Tcb& c) noexcept {
 
 void TcpStack::send_rst(Tcb& c, RstReason why) noexcept {
     ++stats_.rst(why);
-    emit_segment(c, net::kRst | net::kAck, c.snd.nxt, 0, false);
+    emit_segment(c, net::kRst | net::kAck, seq_max(c.snd.nxt, c.snd.max), 0, false);
 }
 
 // RFC 9293 3.10.7.1: a segment for no connection gets <SEQ=SEG.ACK><CTL=RST> if it has an ACK,
