@@ -248,6 +248,20 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
     if (!acceptable(c, seg.seq, seg_len)) {
         if (!rst) {
             ++stats_.drop(TcpDrop::out_of_window);
+            if (seg_len > 0 && seg.seq + seg_len == c.rcv.nxt) {
+                // A retransmission of what we have up to RCV.NXT: our ACK of it was lost. ACK at
+                // once, not rate-limited (Linux acks such a retransmit from tcp_data_queue), and
+                // take its timestamp (RFC 7323 4.3: SEG.SEQ <= Last.ACK.sent; Linux's
+                // tcp_replace_ts_recent with rcv_wup), so the ACK echoes the retransmission's
+                // TSval and the peer's RTT sample is one round trip, not its whole back-off.
+                // An off-path sender would have to hit RCV.NXT exactly, as with a RST.
+                if (c.ts_ok && seg.opts.has_ts && !seq_lt(seg.opts.ts_val, c.ts_recent)) {
+                    c.ts_recent = seg.opts.ts_val;
+                    c.ts_recent_stamp = now_;
+                }
+                send_ack(c);
+                return;
+            }
             oow_ack(c);
         } else {
             ++stats_.drop(TcpDrop::rst_not_exact);

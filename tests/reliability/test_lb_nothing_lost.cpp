@@ -295,6 +295,17 @@ TEST_CASE("nothing lost through the load balancer: 100k connections proxied to t
         std::uint64_t strays_answered = 0;
         for (const tcp::TcpStack* st : all) {
             const tcp::TcpStats& s = st->stats();
+            std::string rst_states;
+            for (std::size_t k = 0; k < s.rst_received.size(); ++k) {
+                if (s.rst_received[k] != 0 && static_cast<State>(k) != State::time_wait) {
+                    rst_states += std::string(tcp::state_name(static_cast<State>(k))) + " " +
+                                  std::to_string(s.rst_received[k]) + " ";
+                }
+            }
+            INFO("stack " << (st == r.client ? "client"
+                              : st == r.lb   ? "balancer"
+                                             : "backend")
+                          << "; RSTs received outside TIME_WAIT: " << rst_states);
             CHECK(transitions_to(s, State::closing) == 0);
             CHECK(s[Counter::conn_reset] == 0);
             CHECK(s[Counter::conn_refused] == 0);
