@@ -293,21 +293,26 @@ bool Engine::setup_port(const PortConfig& pc, std::uint16_t& pid, net::Checksum&
 
 bool Engine::run_command(std::size_t i, Command& c, Nanos timeout) {
     c.done.store(false, std::memory_order_relaxed);
-    if (i >= workers_.size() || !workers_[i]->post(c)) {
+    if (i >= workers_.size() || workers_[i]->exited() || !workers_[i]->post(c)) {
         return false;
     }
+    const Worker& w = *workers_[i];
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout);
+    bool late = false;
     while (!c.done.load(std::memory_order_acquire)) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            // The worker still holds a pointer to c: wait for it rather than let c die.
-            while (!c.done.load(std::memory_order_acquire)) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
-            }
-            return false;
+        if (w.exited()) {
+            // The worker left its loop. Whatever it answered before that is visible now; a
+            // command still unanswered sits in a ring nobody reads again (the ring is freed with
+            // the worker, its entries never touched), so c may go.
+            return c.done.load(std::memory_order_acquire) && !late;
         }
-        std::this_thread::sleep_for(std::chrono::microseconds(100));
+        // Past the deadline the worker may still hold a pointer to c: wait for it (or for its
+        // exit) rather than let c die, and report the timeout.
+        late = late || std::chrono::steady_clock::now() > deadline;
+        std::this_thread::sleep_for(late ? std::chrono::milliseconds(1)
+                                         : std::chrono::microseconds(100));
     }
-    return true;
+    return !late;
 }
 
 std::int64_t Engine::open_connections() const {

@@ -470,6 +470,9 @@ int Worker::run() noexcept {
         rte_eth_tx_buffer_flush(p.port_id, p.queue, p.txb);
     }
     control(); // answer anything posted while stopping
+    // Published after that last control(): a command's `done` stored there happens before this,
+    // so a poster that sees exited() and not done knows its command will never be answered.
+    exited_.store(true, std::memory_order_release);
     return 0;
 }
 

@@ -60,6 +60,8 @@ public:
 
     /// Posts a control command (from another thread); false if the ring is full.
     bool post(Command& c) noexcept;
+    /// The loop has returned and answered its last commands: nothing posted now is answered.
+    [[nodiscard]] bool exited() const noexcept { return exited_.load(std::memory_order_acquire); }
 
     /// Creates this worker's instance of an application (main thread, before run()).
     void add_app(const AppFactory& f);
@@ -109,6 +111,7 @@ private:
     rte_ring* ring_ = nullptr;
     WorkerLoad load_;
     std::atomic<bool> stop_{false};
+    std::atomic<bool> exited_{false}; // set after the last control(): see Engine::run_command
     Nanos now_ = 0;
 };
 
