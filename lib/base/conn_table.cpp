@@ -51,11 +51,16 @@ ConnTable::InsertResult ConnTable::insert(ConnEntry& e) noexcept {
         ++full_;
         return InsertResult::kFull;
     }
-    return set_.insert(e).second ? InsertResult::kOk : InsertResult::kExists;
+    if (!set_.insert(e).second) {
+        return InsertResult::kExists;
+    }
+    ++generation_;
+    return InsertResult::kOk;
 }
 
 void ConnTable::erase(ConnEntry& e) noexcept {
     set_.erase(set_.iterator_to(e));
+    ++generation_;
 }
 
 ConnEntry* ConnTable::find(const FourTuple& k, std::uint32_t hash) noexcept {

@@ -85,6 +85,9 @@ public:
     [[nodiscard]] std::size_t bucket_count() const noexcept { return nbuckets_; }
     /// Inserts refused because the table was full.
     [[nodiscard]] std::uint64_t full_count() const noexcept { return full_; }
+    /// Changes with every insert and erase: a find_burst result is still valid while this has
+    /// not changed since (an erased entry may be freed and its memory reused).
+    [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
 
 private:
     struct EntryHash {
@@ -107,6 +110,7 @@ private:
     Set::bucket_type* buckets_;
     Set set_;
     std::uint64_t full_ = 0;
+    std::uint64_t generation_ = 0;
 };
 
 } // namespace tcpterm

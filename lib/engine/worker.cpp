@@ -219,6 +219,14 @@ void Worker::impair_release(PortRuntime& p) noexcept {
         for (std::uint16_t i = 0; i < n; ++i) {
             rx(p, due[i]);
         }
+        flush_tcp();
+    }
+}
+
+void Worker::flush_tcp() noexcept {
+    if (tcp_n_ > 0) {
+        stack_.input_burst(tcp_burst_.data(), tcp_n_, now_);
+        tcp_n_ = 0;
     }
 }
 
@@ -320,7 +328,11 @@ void Worker::rx(PortRuntime& p, rte_mbuf* m) noexcept {
         return;
     }
     if (ip->next_proto_id == IPPROTO_TCP) {
-        stack_.input(m, now_);
+        // Collected and handed to the stack as one burst (flush_tcp): its lookups overlap.
+        tcp_burst_[tcp_n_++] = m;
+        if (tcp_n_ == tcp_burst_.size()) {
+            flush_tcp();
+        }
         return;
     }
     if (ip->next_proto_id == IPPROTO_ICMP) {
@@ -445,6 +457,7 @@ int Worker::run() noexcept {
                 }
                 rx(p, batch[i]);
             }
+            flush_tcp();
         }
         for (PortRuntime& p : ports_) {
             if (p.impair_rx || p.impair_tx) {

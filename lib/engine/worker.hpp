@@ -18,6 +18,7 @@
 
 #include <rte_ether.h>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -82,6 +83,7 @@ public:
 private:
     void emit(rte_mbuf* m) noexcept override;
     void rx(PortRuntime& p, rte_mbuf* m) noexcept;
+    void flush_tcp() noexcept;
     void arp_input(PortRuntime& p, rte_mbuf* m) noexcept;
     void send_l2(PortRuntime& p, rte_mbuf* m, const rte_ether_addr& dst,
                  std::uint16_t ether_type) noexcept;
@@ -111,6 +113,8 @@ private:
     rte_ring* ring_ = nullptr;
     WorkerLoad load_;
     std::atomic<bool> stop_{false};
+    std::array<rte_mbuf*, 64> tcp_burst_{}; // TCP packets of the current RX burst (rx())
+    std::uint16_t tcp_n_ = 0;
     std::atomic<bool> exited_{false}; // set after the last control(): see Engine::run_command
     Nanos now_ = 0;
 };

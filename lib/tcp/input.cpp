@@ -23,7 +23,60 @@ void TcpStack::input(rte_mbuf* m, Nanos now) noexcept {
         return;
     }
     ++stats_[Counter::segs_in];
-    ConnEntry* e = table_.find(seg.tuple, hash_of(seg.tuple));
+    dispatch(table_.find(seg.tuple, hash_of(seg.tuple)), m, seg);
+}
+
+void TcpStack::input_burst(rte_mbuf* const* pkts, std::size_t n, Nanos now) noexcept {
+    constexpr std::size_t kMax = 32;
+    for (; n > kMax; pkts += kMax, n -= kMax) {
+        input_burst(pkts, kMax, now);
+    }
+    now_ = now;
+    net::TcpSegment segs[kMax];
+    FourTuple keys[kMax];
+    std::uint32_t hashes[kMax] = {}; // (GCC cannot see that only the first k are read)
+    ConnEntry* found[kMax] = {};
+    rte_mbuf* ms[kMax];
+    for (std::size_t i = 0; i < n; ++i) {
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    }
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const net::NetDrop d = net::parse_ipv4_tcp(pkts[i], segs[k]);
+        if (d != net::NetDrop::none) {
+            ++stats_.net_drops[static_cast<std::size_t>(d)];
+            rte_pktmbuf_free(pkts[i]);
+            continue;
+        }
+        keys[k] = segs[k].tuple;
+        hashes[k] = hash_of(keys[k]);
+        ms[k++] = pkts[i];
+    }
+    table_.find_burst(keys, hashes, k, found);
+    for (std::size_t i = 0; i < k; ++i) {
+        if (found[i] != nullptr) {
+            // The control block's first lines: the entry head, the sequence variables, state.
+            rte_prefetch0(found[i]);
+            rte_prefetch0(reinterpret_cast<const char*>(found[i]) + RTE_CACHE_LINE_SIZE);
+        }
+    }
+    // Each segment may create or end connections (its own or, through callbacks, others): a
+    // lookup made before is trusted only while the table is unchanged; otherwise look again
+    // (cheap now: the buckets and entries of this burst are in the cache).
+    // One entry guard per segment, as input() has: control blocks released by one segment are
+    // back in the pool for the next (a SYN later in the burst must find the room a close made).
+    const std::uint64_t gen = table_.generation();
+    for (std::size_t i = 0; i < k; ++i) {
+        Entry guard(*this);
+        ++stats_[Counter::segs_in];
+        ConnEntry* e = table_.generation() == gen ? found[i] : table_.find(keys[i], hashes[i]);
+        dispatch(e, ms[i], segs[i]);
+    }
+}
+
+// The segment's connection (`e`, from the table; nullptr: none): TIME_WAIT record, control
+// block, listener or nothing. Takes ownership of m.
+void TcpStack::dispatch(ConnEntry* e, rte_mbuf* m, net::TcpSegment& seg) noexcept {
     if (e != nullptr) {
         if (e->tagged()) {
             tw_input(static_cast<TimeWaitRecord&>(*e), m, seg);

@@ -89,6 +89,11 @@ public:
     // ---- data path -------------------------------------------------------------------------
     /// Processes one received IPv4 packet; takes ownership of `m`.
     void input(rte_mbuf* m, Nanos now) noexcept;
+    /// Processes a burst of received IPv4 packets in order, as input() would one by one, but
+    /// parses them all first and looks their connections up together (ConnTable::find_burst,
+    /// then the control blocks prefetched), so the cache misses of a burst overlap instead of
+    /// adding up. Takes ownership of every packet.
+    void input_burst(rte_mbuf* const* pkts, std::size_t n, Nanos now) noexcept;
     /// Runs the timers due at `now`; returns how many fired.
     std::size_t advance(Nanos now) noexcept;
 
@@ -270,6 +275,7 @@ public:
     };
 
 private:
+    void dispatch(ConnEntry* e, rte_mbuf* m, net::TcpSegment& seg) noexcept;
     void established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noexcept;
     void syn_sent_input(Tcb& c, rte_mbuf* m, const net::TcpSegment& seg) noexcept;
     void closed_input(const net::TcpSegment& seg) noexcept;

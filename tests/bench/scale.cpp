@@ -20,7 +20,7 @@
 // outside the measured time.
 //
 //   tcpterm-bench-scale memory   --conns N [--state established|time_wait] [--json F]
-//   tcpterm-bench-scale teardown --conns N [--mode rst|client-fin|server-fin]
+//   tcpterm-bench-scale teardown --conns N [--mode rst|client-fin|server-fin] [--burst B]
 //                                [--checksum offload|software] [--runs R] [--json F]
 //                                [--perf-ctl FIFO --perf-ack FIFO]
 //   tcpterm-bench-scale timers   --tw N [--spread-ms MS] [--conns M] [--per-tick B] [--json F]
@@ -574,8 +574,8 @@ struct TeardownRun {
     std::string counters;
 };
 
-TeardownRun teardown_run(std::uint64_t n, const std::string& mode, bool offload, PerfCtl& perf,
-                         std::uint64_t seed) {
+TeardownRun teardown_run(std::uint64_t n, const std::string& mode, bool offload, std::size_t burst,
+                         PerfCtl& perf, std::uint64_t seed) {
     tcp::StackConfig cfg = base_config();
     cfg.max_connections = n + 1024;
     cfg.checksum = offload ? net::Checksum::offload : net::Checksum::software;
@@ -628,13 +628,21 @@ TeardownRun teardown_run(std::uint64_t n, const std::string& mode, bool offload,
         }
         perf.enable();
         r.meter.start();
-        for (std::size_t x = 0; x < k; ++x) {
-            srv.stack->input(first[x], srv.now);
-        }
-        if (two) {
-            for (std::size_t x = 0; x < k; ++x) {
-                srv.stack->input(second[x], srv.now);
+        // As a worker hands the stack an RX burst (TcpStack::input_burst), or one by one.
+        const auto feed = [&](std::vector<rte_mbuf*>& v) {
+            if (burst <= 1) {
+                for (std::size_t x = 0; x < k; ++x) {
+                    srv.stack->input(v[x], srv.now);
+                }
+                return;
             }
+            for (std::size_t x = 0; x < k; x += burst) {
+                srv.stack->input_burst(&v[x], std::min(burst, k - x), srv.now);
+            }
+        };
+        feed(first);
+        if (two) {
+            feed(second);
         }
         r.meter.stop();
         perf.disable();
@@ -660,6 +668,7 @@ int cmd_teardown(const Options& o) {
     const std::string cks = o.get("checksum", "offload");
     const bool offload = cks == "offload";
     const int runs = static_cast<int>(o.num("runs", 3));
+    const std::size_t burst = o.num("burst", 32); // 1: TcpStack::input per segment
     PerfCtl perf(o.get("perf-ctl", ""), o.get("perf-ack", ""));
     std::vector<double> mpps;      // per on-CPU second
     std::vector<double> tdps;      // per on-CPU second
@@ -668,7 +677,8 @@ int cmd_teardown(const Options& o) {
     std::vector<double> on_cpu;
     TeardownRun last;
     for (int run = 0; run < runs; ++run) {
-        TeardownRun r = teardown_run(n, mode, offload, perf, 42 + static_cast<std::uint64_t>(run));
+        TeardownRun r =
+            teardown_run(n, mode, offload, burst, perf, 42 + static_cast<std::uint64_t>(run));
         const double cpu = r.meter.cpu_s();
         mpps.push_back(static_cast<double>(r.segs_in) / cpu / 1e6);
         tdps.push_back(static_cast<double>(r.torn_down) / cpu);
@@ -689,6 +699,7 @@ int cmd_teardown(const Options& o) {
     Json j;
     j.str("scenario", "teardown");
     j.str("mode", mode);
+    j.num("burst", static_cast<double>(burst));
     j.str("checksum", cks);
     j.integer("connections", n);
     j.integer("runs", static_cast<std::uint64_t>(runs));

@@ -49,6 +49,10 @@ public:
     std::function<Fate(rte_mbuf*, bool to_server)> tamper;
     /// Called around every server entry point (benchmarks count the server's cycles).
     std::function<void(bool begin)> server_probe;
+    /// Deliver each batch as one TcpStack::input_burst (default), or packet by packet with
+    /// input(), each right after its tamper() call: for a tamper hook that reads the receiving
+    /// stack's state to predict what that very packet will meet.
+    bool burst = true;
 
     /// Delivers packets both ways until the wire is quiet; returns how many were delivered.
     std::size_t pump(std::size_t max_rounds = 1'000'000) {
@@ -91,6 +95,17 @@ private:
         std::vector<rte_mbuf*>& held = to_server ? held_to_server_ : held_to_client_;
         std::vector<rte_mbuf*> release;
         release.swap(held);
+        // The packets go in as one burst (TcpStack::input_burst, as an engine worker hands over
+        // an RX burst), in the order they would have gone in one by one.
+        in_.clear();
+        const auto take = [&](rte_mbuf* m) {
+            if (burst) {
+                in_.push_back(m);
+            } else {
+                dst.input(m, now_);
+            }
+            ++n;
+        };
         for (rte_mbuf* m : batch_) {
             const Fate f = tamper ? tamper(m, to_server) : Fate::deliver;
             switch (f) {
@@ -102,19 +117,19 @@ private:
                 continue;
             case Fate::duplicate:
                 if (rte_mbuf* copy = rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX)) {
-                    dst.input(copy, now_);
-                    ++n;
+                    take(copy);
                 }
                 break;
             case Fate::deliver:
                 break;
             }
-            dst.input(m, now_);
-            ++n;
+            take(m);
         }
         for (rte_mbuf* m : release) { // held back by one batch: now behind newer packets
-            dst.input(m, now_);
-            ++n;
+            take(m);
+        }
+        if (burst) {
+            dst.input_burst(in_.data(), in_.size(), now_);
         }
         if (to_server && server_probe) {
             server_probe(false);
@@ -127,6 +142,7 @@ private:
     Wire to_server_;
     Wire to_client_;
     std::vector<rte_mbuf*> batch_;
+    std::vector<rte_mbuf*> in_;
     std::vector<rte_mbuf*> held_to_server_;
     std::vector<rte_mbuf*> held_to_client_;
 

@@ -55,6 +55,8 @@ TEST_CASE("exhaustion: control-block pool full: SYNs refused and counted, establ
         client.chunk = 1024; // 1 KiB per connection per 10 ms: 256 KiB take ~2.6 s
         REQUIRE(link.server.listen(0, rte_cpu_to_be_16(kServerPort), &server, 0, nullptr));
         // A SYN is refused when it finds no connection of its own and the server's pool full.
+        // The hook reads the server as each SYN arrives: packets go in one by one after it.
+        link.burst = false;
         std::uint64_t syns = 0;
         std::uint64_t refused = 0;
         link.tamper = [&](rte_mbuf* m, bool to_server) {
