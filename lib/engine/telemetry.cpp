@@ -105,6 +105,8 @@ constexpr std::array kSummedLoad{
     LoadField{"arp_unresolved_drops", &WorkerLoad::arp_unresolved_drops},
     LoadField{"l2_drops", &WorkerLoad::l2_drops},
     LoadField{"syn_refused_backpressure", &WorkerLoad::syn_refused_backpressure},
+    LoadField{"loss_states", &WorkerLoad::loss_states},
+    LoadField{"loss_states_peak", &WorkerLoad::loss_states_peak}, // sum of each worker's peak
     LoadField{"impair_dropped", &WorkerLoad::impair_dropped},
     LoadField{"impair_duplicated", &WorkerLoad::impair_duplicated},
     LoadField{"impair_reordered", &WorkerLoad::impair_reordered},

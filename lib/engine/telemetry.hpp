@@ -29,6 +29,8 @@ struct WorkerLoad {
     std::uint64_t arp_unresolved_drops = 0;     // packets dropped waiting for ARP
     std::uint64_t l2_drops = 0;                 // not for us / bad Ethernet / not IPv4 or ARP
     std::uint64_t syn_refused_backpressure = 0; // SYNs refused: mbuf pool or table near full
+    std::uint64_t loss_states = 0;      // loss states in use (engine.max_loss_states sizes them)
+    std::uint64_t loss_states_peak = 0; // the most in use at once since start
     // [impair] fault injection (both directions, all ports)
     std::uint64_t impair_dropped = 0;
     std::uint64_t impair_duplicated = 0;

@@ -424,6 +424,8 @@ void Worker::housekeeping() noexcept {
         stack_.tcb_count() * 100 >= static_cast<std::size_t>(cfg_.max_connections) * 95;
     stack_.set_accepting(!(mbufs_low || table_high));
     load_.syn_refused_backpressure = stack_.stats()[tcp::Counter::syn_backpressure];
+    load_.loss_states = stack_.loss_state_count();
+    load_.loss_states_peak = stack_.loss_state_peak();
     load_.arp_unresolved_drops += arp_.expire(now_);
     impair_stats();
 }

@@ -219,6 +219,7 @@ public:
     void update_rtt(Tcb& c, Nanos sample) noexcept;
     void drop_tw(TimeWaitRecord& tw) noexcept;
     [[nodiscard]] std::size_t loss_state_count() const noexcept { return losses_.in_use(); }
+    [[nodiscard]] std::size_t loss_state_peak() const noexcept { return losses_.high_water(); }
 
     // Loss recovery (sack.cpp) and congestion control (cc.cpp).
     /// The connection's LossState, taken from the pool on first use; nullptr (counted) if empty.

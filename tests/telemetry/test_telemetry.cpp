@@ -77,6 +77,9 @@ void fill_two_workers(FakeSource& src) {
     src.workers[0].load.rx_packets = 300;
     src.workers[1].load.rx_packets = 200;
     src.workers[0].load.syn_refused_backpressure = 9;
+    src.workers[0].load.loss_states = 5;
+    src.workers[1].load.loss_states = 2;
+    src.workers[1].load.loss_states_peak = 40;
 }
 
 ConnInfo conn(std::uint32_t raddr, std::uint16_t rport, State st, std::uint16_t worker) {
@@ -173,6 +176,8 @@ TEST_CASE("stats: every counter summed, under its section and key", "[telemetry]
     CHECK(worker.size() == kSummedLoad.size());
     CHECK(worker["worker_rx_packets"] == 500);
     CHECK(worker["worker_syn_refused_backpressure"] == 9);
+    CHECK(worker["worker_loss_states"] == 7);
+    CHECK(worker["worker_loss_states_peak"] == 40);
     CHECK(worker.count("worker_lcore") == 0);
 
     // One worker only.
