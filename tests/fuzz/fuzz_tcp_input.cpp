@@ -104,8 +104,8 @@ Nanos clock_step(std::uint8_t v) {
     return ms(2143ull * (v - 199u));
 }
 
-constexpr std::uint16_t kMssValues[16] = {1460, 536, 0,  1,   12,  13,  65535, 100,
-                                          88,   1200, 9000, 40, 48, 64, 1448, 0 /* u16 */};
+constexpr std::uint16_t kMssValues[16] = {1460, 536,  0,    1,  12, 13, 65535, 100,
+                                          88,   1200, 9000, 40, 48, 64, 1448,  0 /* u16 */};
 
 const char* st(State s) {
     return state_name(s).data();
@@ -122,7 +122,7 @@ std::string flags_str(std::uint8_t f) {
     return s.empty() ? "-" : s;
 }
 
-struct Peer { // what the scripted peer knows about one four-tuple
+struct Peer {              // what the scripted peer knows about one four-tuple
     std::uint32_t nxt = 0; // its next sequence number
     std::uint32_t isn = 0;
     std::uint32_t ts_base = 0;
@@ -138,10 +138,10 @@ struct Conn { // a connection the application holds
     Tcb* c = nullptr;
     std::uint32_t base = 0; // sequence number of the first byte of the peer's stream
     bool base_known = false;
-    bool rd = false;         // shutdown(RD): reads stop, the bytes are discarded
-    std::uint64_t read = 0;  // bytes read (stream offset of the next byte)
-    std::uint64_t sent = 0;  // bytes queued with send (stream offset of the next one)
-    std::uint64_t debt = 0;  // bytes read but not echoed yet (send buffer was full)
+    bool rd = false;        // shutdown(RD): reads stop, the bytes are discarded
+    std::uint64_t read = 0; // bytes read (stream offset of the next byte)
+    std::uint64_t sent = 0; // bytes queued with send (stream offset of the next one)
+    std::uint64_t debt = 0; // bytes read but not echoed yet (send buffer was full)
 };
 
 class Run final : public SegmentSink, public ConnHandler, public ListenHandler {
@@ -159,6 +159,7 @@ private:
     void step_segment(std::uint8_t op);
     void step_app();
     void step_stack();
+    void flush(); // hands the segments held in burst mode to input_burst
     void advance(Nanos d);
     void finish();
 
@@ -196,7 +197,9 @@ private:
     Listener* listener_ = nullptr;
     std::vector<Conn> conns_;
     Peer peers_[8];
-    std::vector<rte_mbuf*> held_; // mbufs taken out of the pool to bring it near exhaustion
+    std::vector<rte_mbuf*> held_;    // mbufs taken out of the pool to bring it near exhaustion
+    std::vector<rte_mbuf*> pending_; // burst mode: peer segments not handed to the stack yet
+    bool burst_ = false;             // stack op 7
     // Application behaviour (config byte 3, changed by an app op).
     bool manual_accept_ = false;
     int read_mode_ = 0; // 0 read all + echo, 1 read all, 2 leave unread, 3 read half + echo
@@ -266,21 +269,36 @@ void Run::go() {
         const std::uint8_t op = in_.u8();
         if (op < 150) {
             step_segment(op);
-        } else if (op < 210) {
-            step_app();
-        } else if (op < 235) {
-            advance(clock_step(in_.u8()));
         } else {
-            step_stack();
+            flush(); // a burst ends where anything but a peer segment happens
+            if (op < 210) {
+                step_app();
+            } else if (op < 235) {
+                advance(clock_step(in_.u8()));
+            } else {
+                step_stack();
+            }
         }
         check();
     }
     finish();
 }
 
+void Run::flush() {
+    if (!pending_.empty()) {
+        TRACE("%8.3f burst of %zu segments\n", static_cast<double>(now_) / 1e9, pending_.size());
+        stack_->input_burst(pending_.data(), pending_.size(), now_);
+        pending_.clear();
+    }
+}
+
 void Run::advance(Nanos d) {
+    if (d > 0) {
+        flush(); // held segments arrive before time moves on
+    }
     if (d > 0 && !finishing_) {
-        TRACE("%8.3f clock +%.3f s\n", static_cast<double>(now_) / 1e9, static_cast<double>(d) / 1e9);
+        TRACE("%8.3f clock +%.3f s\n", static_cast<double>(now_) / 1e9,
+              static_cast<double>(d) / 1e9);
     }
     now_ += d;
     while (stack_->advance(now_) >= cfg_.max_expiries_per_advance) {
@@ -294,8 +312,8 @@ std::vector<std::uint8_t> Run::options(Peer& p, std::uint8_t mask, std::uint32_t
     if (mask & 0x01) {
         const std::uint8_t i = in_.u8() & 15;
         const std::uint16_t mss = i == 15 ? in_.u16() : kMssValues[i];
-        o.insert(o.end(), {kOptMss, 4, static_cast<std::uint8_t>(mss >> 8),
-                           static_cast<std::uint8_t>(mss)});
+        o.insert(o.end(),
+                 {kOptMss, 4, static_cast<std::uint8_t>(mss >> 8), static_cast<std::uint8_t>(mss)});
     }
     if (mask & 0x02) {
         o.insert(o.end(), {kOptNop, kOptWscale, 3, in_.u8()});
@@ -333,8 +351,9 @@ std::vector<std::uint8_t> Run::options(Peer& p, std::uint8_t mask, std::uint32_t
         }
         o.insert(o.end(), {kOptNop, kOptNop, kOptTimestamp, 10});
         for (const std::uint32_t v : {val, ecr}) {
-            o.insert(o.end(), {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
-                               static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)});
+            o.insert(o.end(),
+                     {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+                      static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)});
         }
     }
     if (mask & 0x08) {
@@ -376,8 +395,8 @@ std::vector<std::uint8_t> Run::options(Peer& p, std::uint8_t mask, std::uint32_t
 }
 
 rte_mbuf* Run::build(const Pair& pr, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
-                     std::uint16_t win, const std::vector<std::uint8_t>& opts,
-                     std::uint32_t paylen, std::uint8_t chain_mode, bool corrupt) {
+                     std::uint16_t win, const std::vector<std::uint8_t>& opts, std::uint32_t paylen,
+                     std::uint8_t chain_mode, bool corrupt) {
     const std::size_t thl = 20 + opts.size();
     const std::size_t hl = 20 + thl;
     std::vector<std::uint8_t> b(hl + paylen);
@@ -479,8 +498,8 @@ void Run::step_segment(std::uint8_t /*op*/) {
     Tcb* c = e != nullptr && !e->tagged() ? static_cast<Tcb*>(e) : nullptr;
     TimeWaitRecord* tw = e != nullptr && e->tagged() ? static_cast<TimeWaitRecord*>(e) : nullptr;
     const bool have_rcv = c != nullptr && c->state != State::syn_sent;
-    const std::uint32_t exp_seq = have_rcv   ? c->rcv.nxt
-                                  : tw       ? tw->rcv_nxt
+    const std::uint32_t exp_seq = have_rcv                               ? c->rcv.nxt
+                                  : tw                                   ? tw->rcv_nxt
                                   : peer.eng_seen && (peer.eng_ack != 0) ? peer.eng_ack
                                                                          : peer.nxt;
     const std::uint32_t wnd =
@@ -573,12 +592,21 @@ void Run::step_segment(std::uint8_t /*op*/) {
     TRACE("%8.3f peer[%zu] %s seq %u ack %u win %u len %u opts %zu chain %u%s -> %s\n",
           static_cast<double>(now_) / 1e9, idx, flags_str(flags).c_str(), seq, ack, win, paylen,
           opts.size(), (b2 >> 3) & 3, corrupt ? " corrupt" : "",
-          c != nullptr ? st(c->state) : tw != nullptr ? "time_wait" : "no connection");
+          c != nullptr    ? st(c->state)
+          : tw != nullptr ? "time_wait"
+                          : "no connection");
     if (!corrupt) {
         peer.nxt = seq + paylen + ((flags & kSyn) ? 1 : 0) + ((flags & kFin) ? 1 : 0);
         if (flags & kSyn) {
             peer.isn = seq;
         }
+    }
+    if (burst_) {
+        pending_.push_back(m); // delivered by flush(), as one RX burst
+        if (pending_.size() == 32) {
+            flush();
+        }
+        return;
     }
     stack_->input(m, now_);
 }
@@ -615,7 +643,8 @@ void Run::read_some(Conn& k, std::size_t limit, int how) {
     }
     Tcb* c = k.c;
     if (!k.base_known) {
-        FUZZ_CHECK(stack_->readable(*c) == 0, "data readable before the connection was established");
+        FUZZ_CHECK(stack_->readable(*c) == 0,
+                   "data readable before the connection was established");
         return;
     }
     std::uint8_t buf[4096];
@@ -670,7 +699,8 @@ void Run::send_some(Conn& k, std::size_t n, bool as_mbuf) {
         if (m == nullptr) {
             return;
         }
-        auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(n)));
+        auto* p =
+            reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(n)));
         FUZZ_CHECK(p != nullptr || n == 0, "mbuf room");
         for (std::size_t i = 0; i < n; ++i) {
             p[i] = app_byte(k.sent + i);
@@ -931,6 +961,9 @@ void Run::step_stack() {
         }
         held_.clear();
         break;
+    case 7: // burst mode: peer segments are held and go in together through input_burst
+        burst_ = ((b1 >> 3) & 1) != 0;
+        break;
     default:
         break;
     }
@@ -954,8 +987,9 @@ void Run::emit(rte_mbuf* m) {
             idx = i;
         }
     }
-    FUZZ_CHECK(dst == kPeerIp && idx < 8, "segment to a four-tuple the peer never used: %08x:%u -> %08x:%u",
-               src, sport, dst, dport);
+    FUZZ_CHECK(dst == kPeerIp && idx < 8,
+               "segment to a four-tuple the peer never used: %08x:%u -> %08x:%u", src, sport, dst,
+               dport);
     const std::uint8_t f = seg.flags;
     FUZZ_CHECK(!((f & kSyn) && (f & (kFin | kRst))), "flags %02x", f);
     FUZZ_CHECK((f & (kSyn | kRst)) || (f & kAck), "segment without ACK: flags %02x", f);
@@ -984,8 +1018,8 @@ void Run::emit(rte_mbuf* m) {
         }
     }
     TRACE("%8.3f   engine -> peer[%zu] %s seq %u ack %u win %u len %u%s\n",
-          static_cast<double>(now_) / 1e9, idx, flags_str(f).c_str(), seg.seq, seg.ack,
-          seg.window, seg.payload_len, seg.opts.has_ts ? " ts" : "");
+          static_cast<double>(now_) / 1e9, idx, flags_str(f).c_str(), seg.seq, seg.ack, seg.window,
+          seg.payload_len, seg.opts.has_ts ? " ts" : "");
     Peer& p = peers_[idx];
     p.eng_seen = true;
     if (!(f & kRst)) {
@@ -1015,7 +1049,8 @@ void Run::check() {
             FUZZ_CHECK(std::uint64_t{c->rcv_q.bytes()} + k.read == got,
                        "receive accounting: %u queued + %llu read != RCV.NXT - IRS - 1 - FIN = %u "
                        "(%s)",
-                       c->rcv_q.bytes(), static_cast<unsigned long long>(k.read), got, st(c->state));
+                       c->rcv_q.bytes(), static_cast<unsigned long long>(k.read), got,
+                       st(c->state));
         }
     }
     std::size_t tcbs = 0;
@@ -1038,8 +1073,8 @@ void Run::check() {
         }
         FUZZ_CHECK(c.rcv_q.bytes() <= c.rcv_buf, "receive queue %u > rcv_buf %u (%s)",
                    c.rcv_q.bytes(), c.rcv_buf, st(s));
-        FUZZ_CHECK(c.snd_q.bytes() <= c.snd_buf, "send queue %u > snd_buf %u (%s)",
-                   c.snd_q.bytes(), c.snd_buf, st(s));
+        FUZZ_CHECK(c.snd_q.bytes() <= c.snd_buf, "send queue %u > snd_buf %u (%s)", c.snd_q.bytes(),
+                   c.snd_buf, st(s));
     });
     FUZZ_CHECK(tcbs == stack_->tcb_count(), "table holds %zu control blocks, the pool %zu in use",
                tcbs, stack_->tcb_count());
@@ -1057,6 +1092,7 @@ void Run::check() {
 void Run::finish() {
     // The application closes everything, the listener goes, the peer is silent: every control
     // block and TIME_WAIT record must go within two hours of timers.
+    flush();
     finishing_ = true;
     for (rte_mbuf* m : held_) {
         rte_pktmbuf_free(m);

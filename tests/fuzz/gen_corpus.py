@@ -165,7 +165,7 @@ def stack(op, arg=0):
 
 
 ST_CLOSE_LISTENER, ST_LISTEN, ST_NOT_ACCEPTING, ST_ACCEPTING, ST_RESET_ALL, ST_HOLD, \
-    ST_RELEASE = range(7)
+    ST_RELEASE, ST_BURST = range(8)
 
 SYN_OPTS = O_MSS | O_WS | O_TS | O_SACKOK
 SYN_OPTX = bytes([0, 7, 0])  # MSS 1460, wscale 7, TS (clock, echo)
@@ -250,6 +250,13 @@ def programs():
         + seg(ACK, ackm=A_UNA) + seg(ACK, ackm=A_UNA) + seg(ACK, ackm=A_DELTA8, ackx=b"\x20") + seg(ACK)
     p["reset_all"] = config() + handshake() + handshake(1) + stack(ST_NOT_ACCEPTING) + seg(SYN, 2, S_PEER) \
         + stack(ST_ACCEPTING) + stack(ST_RESET_ALL)
+    # input_burst: connections opened, reordered and closed within one burst (the table changes
+    # under the burst's lookups), then an out-of-order hole filled by the next burst.
+    p["bursts"] = config(fin=1) + handshake() + handshake(1) + stack(ST_BURST, 1) \
+        + seg(SYN, 2, S_PEER) + seg(ACK, 2) + seg(ACK | PSH, 0, S_DELTA16, seqx=b"\x00\x10", paylen=64) \
+        + seg(ACK | PSH, 1, paylen=100) + seg(FIN | ACK, 1) + seg(RST, 0, S_DELTA8, seqx=b"\x02") \
+        + clock(1) + seg(ACK | PSH, 0, paylen=len_code(128)) + seg(FIN | ACK, 0) + seg(ACK, 1) \
+        + stack(ST_BURST, 0) + seg(ACK, 0)
     return p
 
 
