@@ -447,9 +447,18 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
         }
     }
     // SACK blocks go into the scoreboard before the ACK is judged (RFC 6675 section 5).
+    // What this ACK delivered (RFC 6937 DeliveredData): SND.UNA's advance plus the change in
+    // SACKed bytes (negative when SND.UNA passes ranges SACKed before).
+    const Seq una_before = c.snd.una;
+    const std::uint32_t sacked_before = sacked_bytes(c);
     if (c.sack_ok && seg.opts.sack_count > 0) {
         sack_update(c, seg.opts, seq_max(seg.ack, c.snd.una));
     }
+    const auto delivered = [&]() -> std::uint32_t {
+        const std::int64_t d = static_cast<std::int64_t>(c.snd.una - una_before) +
+                               static_cast<std::int64_t>(sacked_bytes(c)) - sacked_before;
+        return static_cast<std::uint32_t>(std::max<std::int64_t>(d, 0));
+    };
     if (seq_gt(seg.ack, c.snd.una)) {
         const std::uint32_t acked = seg.ack - c.snd.una;
         const std::uint32_t data_acked = std::min(acked, c.snd_q.bytes());
@@ -503,6 +512,7 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
             arm_rtx(c);
         }
         if (partial_ack) {
+            prr_update(c, delivered());
             // The new head was not resent yet: resend it now, as NewReno would (RFC 6582), so
             // recovery does not wait for the RTO when too little is SACKed above it.
             if (seq_geq(c.snd.una, c.loss->high_rxt) && c.snd.una != c.snd.max) {
@@ -531,7 +541,7 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
             // Three duplicate ACKs, or the scoreboard shows the head lost (RFC 6675 5); not while
             // what an RTO found outstanding is still unacknowledged (RFC 6582 4.1).
             if ((c.dupacks >= 3 || sack_head_lost(c)) && !c.rto_guard) {
-                enter_recovery(c);
+                enter_recovery(c, delivered());
                 if (c.dead) {
                     return;
                 }
@@ -553,6 +563,7 @@ void TcpStack::established_input(Tcb& c, rte_mbuf* m, net::TcpSegment& seg) noex
                 }
             }
         } else if (c.sack_recovery) {
+            prr_update(c, delivered());
             sack_transmit(c);
             if (c.dead) {
                 return;

@@ -56,6 +56,10 @@ struct LossState {
     std::uint8_t sacked_count = 0;
     SackRange sacked[kScoreboardRanges];
     Seq high_rxt = 0; // HighRxt: highest sequence retransmitted in this recovery
+    // Proportional rate reduction (RFC 6937) during that recovery.
+    std::uint32_t recover_fs = 0;    // RecoverFS: the flight when recovery began
+    std::uint32_t prr_delivered = 0; // bytes the receiver got since (cumulatively or SACKed)
+    std::uint32_t prr_out = 0;       // bytes sent since (retransmitted or new)
 
     // CUBIC (RFC 9438 section 4), windows in bytes.
     Nanos epoch_start = 0;        // 0: no congestion-avoidance epoch yet

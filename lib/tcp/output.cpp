@@ -119,6 +119,9 @@ void TcpStack::emit_segment(Tcb& c, std::uint8_t flags, Seq seq, std::uint32_t l
     if (len > 0 || (flags & (net::kSyn | net::kFin))) {
         c.last_tx = now_;
     }
+    if (len > 0 && c.sack_recovery) {
+        c.loss->prr_out += len; // RFC 6937 prr_out: everything sent during the recovery
+    }
     sink_.emit(m);
 }
 

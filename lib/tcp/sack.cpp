@@ -15,7 +15,8 @@
 // pipe counts the bytes in flight that are neither SACKed nor lost, plus those retransmitted.
 // Recovery starts on the third duplicate ACK or when the head is lost by that rule, sets cwnd
 // to the congestion controller's ssthresh, and sends while cwnd - pipe >= SMSS: lost segments
-// first, then new data, then unSACKed segments below the highest SACK. A partial ACK also
+// first, then new data, then unSACKed segments below the highest SACK, with cwnd set on each
+// ACK by proportional rate reduction (RFC 6937) rather than fixed at ssthresh. A partial ACK also
 // resends the new head if it was not resent yet (as NewReno does), so a receiver that stops
 // sending SACK blocks cannot stall recovery until the RTO. An RTO clears the scoreboard (RFC 2018
 // section 8) and the next recovery waits until SND.UNA passes the RTO's recovery point.
@@ -421,19 +422,53 @@ std::uint32_t TcpStack::retransmit_at(Tcb& c, Seq seq, std::uint32_t max_len,
     return 0;
 }
 
-void TcpStack::enter_recovery(Tcb& c) noexcept {
+std::uint32_t TcpStack::sacked_bytes(const Tcb& c) const noexcept {
+    return c.loss == nullptr ? 0 : sacked_in(*c.loss, c.snd.una, c.snd.max);
+}
+
+// RFC 6937 section 3: while the flight (pipe) is above ssthresh, send in proportion to what
+// the receiver gets (ssthresh / RecoverFS of it), so the window comes down to ssthresh smoothly
+// over one round trip instead of halting and then bursting; below it, grow back towards ssthresh
+// no faster than slow start (PRR-SSRB). Integer arithmetic: RecoverFS and the byte counts stay
+// far below 2^32, their product is taken in 64 bits.
+void TcpStack::prr_update(Tcb& c, std::uint32_t delivered) noexcept {
+    LossState& L = *c.loss;
+    L.prr_delivered += delivered;
+    const std::uint32_t pipe = sack_pipe(c);
+    std::int64_t sndcnt;
+    if (pipe > c.ssthresh) {
+        const std::uint64_t fs = std::max<std::uint32_t>(L.recover_fs, 1);
+        const std::uint64_t due =
+            (static_cast<std::uint64_t>(L.prr_delivered) * c.ssthresh + fs - 1) / fs;
+        sndcnt = static_cast<std::int64_t>(due) - L.prr_out;
+    } else {
+        const std::int64_t limit =
+            std::max<std::int64_t>(static_cast<std::int64_t>(L.prr_delivered) - L.prr_out,
+                                   delivered) +
+            c.mss;
+        sndcnt = std::min<std::int64_t>(static_cast<std::int64_t>(c.ssthresh) - pipe, limit);
+    }
+    c.cwnd = pipe + static_cast<std::uint32_t>(std::max<std::int64_t>(sndcnt, 0));
+}
+
+void TcpStack::enter_recovery(Tcb& c, std::uint32_t delivered) noexcept {
     ++stats_[Counter::fast_retransmits];
     c.ssthresh = cc_on_congestion(c);
     c.recover = c.snd.max;
     c.in_recovery = true;
     c.rtt_start = 0;
     if (c.sack_ok && c.loss != nullptr) {
-        // RFC 6675 section 5 (4.1-4.3): cwnd = ssthresh, resend the head, then the loop.
+        // RFC 6675 section 5 (4.1-4.3) with RFC 6937: resend the head at once (it counts as
+        // sent: prr_out), then the window PRR allows for this ACK, then the loop.
         ++stats_[Counter::sack_recoveries];
+        LossState& L = *c.loss;
         c.sack_recovery = true;
-        c.cwnd = c.ssthresh;
-        c.loss->high_rxt = c.snd.una;
-        c.loss->high_rxt = c.snd.una + retransmit_at(c, c.snd.una, c.mss, Counter::sack_rtx);
+        L.recover_fs = c.snd.max - c.snd.una;
+        L.prr_delivered = 0;
+        L.prr_out = 0;
+        L.high_rxt = c.snd.una;
+        L.high_rxt = c.snd.una + retransmit_at(c, c.snd.una, c.mss, Counter::sack_rtx);
+        prr_update(c, delivered);
         sack_transmit(c);
         return;
     }

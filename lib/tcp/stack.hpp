@@ -244,8 +244,13 @@ public:
     [[nodiscard]] bool sack_head_lost(const Tcb& c) const noexcept;
     /// RFC 6675 SetPipe: bytes in the network by the scoreboard.
     [[nodiscard]] std::uint32_t sack_pipe(const Tcb& c) const noexcept;
-    /// Enters fast recovery (three duplicate ACKs, or the head lost by the scoreboard).
-    void enter_recovery(Tcb& c) noexcept;
+    /// Enters fast recovery (three duplicate ACKs, or the head lost by the scoreboard);
+    /// `delivered`: what the ACK that started it delivered (RFC 6937 DeliveredData).
+    void enter_recovery(Tcb& c, std::uint32_t delivered) noexcept;
+    /// Bytes the scoreboard holds as SACKed.
+    [[nodiscard]] std::uint32_t sacked_bytes(const Tcb& c) const noexcept;
+    /// RFC 6937 on an ACK in SACK recovery: cwnd = pipe + what PRR lets out for `delivered`.
+    void prr_update(Tcb& c, std::uint32_t delivered) noexcept;
     /// RFC 6675's transmission loop: lost segments (NextSeg rule 1), new data (rule 2), other
     /// unSACKed segments below the highest SACKed one (rule 3), while cwnd - pipe >= SMSS.
     void sack_transmit(Tcb& c) noexcept;

@@ -363,3 +363,53 @@ TEST_CASE("limited transmit (RFC 3042): the first two duplicate ACKs each let on
     sc.expect_none(); // cwnd 7000 < pipe
     CHECK(c->in_recovery);
 }
+
+TEST_CASE("prr (RFC 6937): above ssthresh, recovery sends in proportion to what is delivered "
+          "(0.7 with CUBIC), one segment at a time, never a burst",
+          "[sack]") {
+    Scenario sc;
+    tcp::Tcb* c = sack_handshake(sc);
+    c->cwnd = 20'000; // 20 segments in flight when the loss is found
+    const std::string data(40'000, 'x');
+    REQUIRE(sc.stack.send(*c, data.data(), data.size()) == 40'000);
+    for (std::uint32_t k = 0; k < 20; ++k) {
+        sc.next();
+    }
+    sc.expect_none();
+    // Segment 1 lost; the others arrive one by one and are SACKed.
+    std::uint32_t sacked_to = 1001;
+    const auto dup = [&] {
+        sacked_to += 1000;
+        sc.peer(kAck, 1001, sc.e(1), {.sack = {{sc.e(1001), sc.e(sacked_to)}}});
+    };
+    dup(); // limited transmit: one new segment each for the first two
+    sc.expect(kAck, sc.e(20001), 1001);
+    dup();
+    sc.expect(kAck, sc.e(21001), 1001);
+    dup();
+    CHECK(sc.expect(kAck, sc.e(1), 1001).payload.size() == 1000); // the head, at once
+    sc.expect_none();
+    REQUIRE(c->sack_recovery);
+    CHECK(c->ssthresh == 14'000);         // 0.7 x cwnd
+    CHECK(c->loss->recover_fs == 22'000); // the flight, limited transmit's two included
+    // While pipe stays above ssthresh: after n duplicates (n - 2 segments delivered in the
+    // recovery) ceil(delivered x 14000 / 22000) bytes may have been sent, head included.
+    std::uint32_t sent = 1;
+    // (At n = 12 the pipe comes down to ssthresh, 26000 sent - 12000 SACKed, and the slow start
+    // reduction bound takes over.)
+    for (std::uint32_t n = 4; n <= 11; ++n) {
+        dup();
+        std::uint32_t now_sent = 0;
+        while (sc.pending() > 0) {
+            CHECK(sc.next().payload.size() == 1000);
+            ++now_sent;
+        }
+        CHECK(now_sent <= 1); // at most one segment per ACK: no burst
+        sent += now_sent;
+        const std::uint32_t due = ((n - 2) * 1000 * 14'000 + 21'999) / 22'000;
+        INFO("after " << n << " duplicates: " << sent << " segments sent in the recovery");
+        CHECK(sent == std::max<std::uint32_t>(1, due / 1000));
+    }
+    CHECK(sent == 5);
+    CHECK(c->in_recovery);
+}
