@@ -91,6 +91,27 @@ inline std::uint64_t env_count(const char* name, std::uint64_t def) {
     return end != nullptr && *end == '\0' && n > 0 ? n : def;
 }
 
+/// "ESTABLISHED=3 TIME_WAIT=2 ...": the states with connections in them (failure messages).
+inline std::string states_summary(const tcp::TcpStats& s) {
+    std::string out;
+    for (std::size_t i = 0; i < tcp::kStateCount; ++i) {
+        if (s.states[i] != 0) {
+            out += std::string(tcp::state_name(static_cast<tcp::State>(i))) + "=" +
+                   std::to_string(s.states[i]) + " ";
+        }
+    }
+    return out;
+}
+
+/// Transitions into `to` from any state.
+inline std::uint64_t transitions_to(const tcp::TcpStats& s, tcp::State to) {
+    std::uint64_t n = 0;
+    for (std::size_t from = 0; from < tcp::kStateCount; ++from) {
+        n += s.transition(static_cast<tcp::State>(from), to);
+    }
+    return n;
+}
+
 inline constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
 inline std::uint64_t fnv1a(std::uint64_t h, const void* p, std::size_t n) {
     const auto* b = static_cast<const std::uint8_t*>(p);

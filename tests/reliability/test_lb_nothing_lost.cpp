@@ -68,25 +68,6 @@ std::uint32_t payload_size(std::mt19937_64& g) {
     return static_cast<std::uint32_t>(20'000 + g() % 44'001); // up to 45 segments
 }
 
-std::string states_summary(const tcp::TcpStats& s) {
-    std::string out;
-    for (std::size_t i = 0; i < tcp::kStateCount; ++i) {
-        if (s.states[i] != 0) {
-            out += std::string(tcp::state_name(static_cast<State>(i))) + "=" +
-                   std::to_string(s.states[i]) + " ";
-        }
-    }
-    return out;
-}
-
-std::uint64_t transitions_to(const tcp::TcpStats& s, State to) {
-    std::uint64_t n = 0;
-    for (std::size_t from = 0; from < tcp::kStateCount; ++from) {
-        n += s.transition(static_cast<State>(from), to);
-    }
-    return n;
-}
-
 /// Sum of one counter over the backend stacks.
 std::uint64_t backends_sum(const Router& r, Counter k) {
     std::uint64_t n = 0;

@@ -22,28 +22,7 @@ using tcp::RstReason;
 using tcp::State;
 using tcp::TcpDrop;
 
-namespace {
-
-std::string states_summary(const tcp::TcpStats& s) {
-    std::string out;
-    for (std::size_t i = 0; i < tcp::kStateCount; ++i) {
-        if (s.states[i] != 0) {
-            out += std::string(tcp::state_name(static_cast<State>(i))) + "=" +
-                   std::to_string(s.states[i]) + " ";
-        }
-    }
-    return out;
-}
-
-std::uint64_t transitions_to(const tcp::TcpStats& s, State to) {
-    std::uint64_t n = 0;
-    for (std::size_t from = 0; from < tcp::kStateCount; ++from) {
-        n += s.transition(static_cast<State>(from), to);
-    }
-    return n;
-}
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("nothing lost: 100k echoed connections through 1% loss, duplication and reordering",
           "[reliability][nothing-lost]") {
